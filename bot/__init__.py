@@ -1,0 +1,1 @@
+"""The plan-coordination bot: configuration, wiring, the plan and its importer."""

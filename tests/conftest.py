@@ -1,0 +1,57 @@
+"""Shared fixtures: the committed plan, and a real SQLite file per test with a clock we control."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from bot.plan import Department, Plan, load_departments, load_plan
+
+if TYPE_CHECKING:
+    from storage import Storage
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+
+
+class FakeClock:
+    """A clock tests move by hand: no sleeping, no dependence on the machine's time."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def plan() -> Plan:
+    return load_plan(DATA / "tasks.json")
+
+
+@pytest.fixture(scope="session")
+def departments() -> tuple[Department, ...]:
+    return load_departments(DATA / "departments.json")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Monday 09:00 in Shanghai
+
+
+@pytest.fixture
+async def storage(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Storage]:
+    from storage import Storage
+
+    store = Storage(tmp_path / "bot.db", clock=clock)
+    await store.open()
+    yield store
+    await store.close()
