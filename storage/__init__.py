@@ -1,0 +1,40 @@
+"""Everything that touches SQLite. The rest of the code calls these named functions.
+
+``Storage`` opens the database, applies the migrations, and groups the repositories by
+feature: ``storage.updates.record(...)``, ``storage.invites.redeem(...)`` and so on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.db import Clock, Database, utcnow
+from storage.digests import Digests
+from storage.outbox import Outbox
+from storage.people import Chats, Invites, Memberships, Users
+from storage.subscriptions import Subscriptions
+from storage.updates import Updates
+
+
+class Storage:
+    def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
+        self.db = Database(path, clock=clock)
+        self.users = Users(self.db)
+        self.chats = Chats(self.db)
+        self.memberships = Memberships(self.db)
+        self.invites = Invites(self.db)
+        self.updates = Updates(self.db)
+        self.subscriptions = Subscriptions(self.db)
+        self.outbox = Outbox(self.db)
+        self.digests = Digests(self.db)
+
+    async def open(self) -> None:
+        """Open the database and bring its schema up to date."""
+        await self.db.open()
+        await self.db.migrate()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+__all__ = ["Storage"]

@@ -1,0 +1,188 @@
+"""The SQLite connection: one writer, one reader, WAL, foreign keys, explicit transactions.
+
+Every multi-statement write runs in one ``BEGIN IMMEDIATE`` transaction on the single writer
+connection, serialised by a lock, so that no coroutine's statement lands inside another's
+transaction. Reads go through a separate read-only connection, which under WAL sees every
+committed write and never blocks the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.migrations import MIGRATIONS, Migration
+
+Clock = Callable[[], datetime]
+Params = Sequence[Any] | dict[str, Any]
+
+PRAGMAS = (
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+    # FULL: a committed status update survives a power cut, not only a crash of the bot.
+    "PRAGMA synchronous = FULL",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_db(moment: datetime) -> str:
+    """Fixed-width UTC text, so that comparing strings in SQL compares moments."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to storage")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class Database:
+    def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
+        self.path = path
+        self.clock = clock
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await write(self._writer, "PRAGMA journal_mode = WAL")
+        self._reader = await self._connect()
+        await write(self._reader, "PRAGMA query_only = ON")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        for pragma in PRAGMAS:
+            await write(conn, pragma)
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        return self._writer
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
+
+    def now(self) -> str:
+        return to_db(self.clock())
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception, cancellation included, rolls back."""
+        async with self._write_lock:
+            conn = self.writer
+            try:
+                await write(conn, "BEGIN IMMEDIATE")
+                yield conn
+                await write(conn, "COMMIT")
+            except BaseException:
+                # Shielded: a cancelled caller must not leave the writer inside a transaction.
+                await asyncio.shield(self._rollback_if_open(conn))
+                raise
+
+    @staticmethod
+    async def _rollback_if_open(conn: aiosqlite.Connection) -> None:
+        # aiosqlite runs statements in order on its thread: once this no-op is done, a BEGIN
+        # or COMMIT whose caller was cancelled has run, and ``in_transaction`` is settled.
+        await write(conn, "SELECT 1")
+        if conn.in_transaction:
+            await write(conn, "ROLLBACK")
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One write statement in its own transaction; returns the number of rows changed."""
+        async with self.transaction() as conn, conn.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self.reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self.reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    # --- migrations -------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        exists = await self.fetchvalue(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        )
+        if not exists:
+            return 0
+        return int(await self.fetchvalue("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+
+    async def migrate(
+        self, migrations: Iterable[Migration] = MIGRATIONS, *, target: int | None = None
+    ) -> list[int]:
+        """Apply the migrations not yet recorded, each atomically; returns the versions applied."""
+        await write(
+            self.writer,
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        current = await self.schema_version()
+        applied: list[int] = []
+        for migration in migrations:
+            if migration.version <= current or (target is not None and migration.version > target):
+                continue
+            async with self._write_lock:
+                script = (
+                    "BEGIN IMMEDIATE;\n"
+                    f"{migration.sql}\n"
+                    "INSERT INTO schema_migrations (version, name, applied_at) "
+                    f"VALUES ({migration.version}, '{migration.name}', '{self.now()}');\n"
+                    "COMMIT;"
+                )
+                try:
+                    await self.writer.executescript(script)
+                except BaseException:
+                    await asyncio.shield(self._rollback_if_open(self.writer))
+                    raise
+            applied.append(migration.version)
+        return applied
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    rowcount: int
+    lastrowid: int | None
+
+
+async def write(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Written:
+    """Execute and close at once: an open cursor keeps its statement, and its lock, alive."""
+    async with conn.execute(sql, params) as cursor:
+        return Written(cursor.rowcount, cursor.lastrowid)
+
+
+async def read_one(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    """Read inside a write transaction (where the reader would not see its uncommitted rows)."""
+    async with conn.execute(sql, params) as cursor:
+        return await cursor.fetchone()

@@ -1,0 +1,177 @@
+"""The schema, as an append-only list of numbered migrations.
+
+A migration that has landed is never edited: a change to the schema is a new migration at the
+end. ``schema_migrations`` records which have been applied; each runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STATUSES_SQL = "('not_started', 'in_progress', 'done', 'blocked')"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9_]+", self.name):
+            raise ValueError(f"migration name {self.name!r} must be snake_case")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "people_and_chats",
+        """
+        CREATE TABLE users (
+            user_id     INTEGER PRIMARY KEY,
+            username    TEXT,
+            full_name   TEXT NOT NULL DEFAULT '',
+            language    TEXT,
+            first_seen  TEXT NOT NULL,
+            last_seen   TEXT NOT NULL
+        );
+        CREATE TABLE chats (
+            chat_id     INTEGER PRIMARY KEY,
+            type        TEXT NOT NULL CHECK (type IN ('private', 'group', 'supergroup', 'channel')),
+            title       TEXT NOT NULL DEFAULT '',
+            language    TEXT CHECK (language IN ('zh', 'en')),
+            binding     TEXT,               -- a department code, '*' for the whole plan, or NULL
+            bound_by    INTEGER,
+            bound_at    TEXT,
+            active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            inactive_reason TEXT,
+            first_seen  TEXT NOT NULL,
+            last_seen   TEXT NOT NULL
+        );
+        CREATE INDEX chats_by_binding ON chats (binding) WHERE binding IS NOT NULL;
+        CREATE TABLE memberships (
+            user_id     INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+            dept        TEXT NOT NULL,
+            role        TEXT NOT NULL CHECK (role IN ('member', 'manager')),
+            invite_code TEXT,
+            joined_at   TEXT NOT NULL,
+            PRIMARY KEY (user_id, dept)
+        ) WITHOUT ROWID;
+        CREATE INDEX memberships_by_dept ON memberships (dept);
+        CREATE TABLE invites (
+            code        TEXT PRIMARY KEY,
+            dept        TEXT NOT NULL,
+            role        TEXT NOT NULL CHECK (role IN ('member', 'manager')),
+            created_by  INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            expires_at  TEXT NOT NULL,
+            used_by     INTEGER REFERENCES users (user_id),
+            used_at     TEXT,
+            CHECK ((used_by IS NULL) = (used_at IS NULL))
+        );
+        """,
+    ),
+    Migration(
+        2,
+        "status_history",
+        f"""
+        CREATE TABLE status_updates (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            kind        TEXT NOT NULL CHECK (kind IN ('status', 'note')),
+            old_status  TEXT NOT NULL CHECK (old_status IN {STATUSES_SQL}),
+            status      TEXT NOT NULL CHECK (status IN {STATUSES_SQL}),
+            progress    INTEGER CHECK (progress BETWEEN 0 AND 100),
+            note        TEXT,
+            author_id   INTEGER NOT NULL REFERENCES users (user_id),
+            dept        TEXT,               -- the department the author acted for
+            chat_id     INTEGER,            -- where it was recorded (history keeps the old id)
+            created_at  TEXT NOT NULL
+        );
+        CREATE INDEX status_updates_by_task ON status_updates (task, id);
+        CREATE INDEX status_updates_by_time ON status_updates (created_at);
+        CREATE TRIGGER status_updates_no_update BEFORE UPDATE ON status_updates
+        BEGIN SELECT RAISE(ABORT, 'status history is append-only'); END;
+        CREATE TRIGGER status_updates_no_delete BEFORE DELETE ON status_updates
+        BEGIN SELECT RAISE(ABORT, 'status history is append-only'); END;
+
+        -- The current state of each task, kept in the same transaction as its history,
+        -- so that lists never have to scan the history.
+        CREATE TABLE task_state (
+            task            INTEGER PRIMARY KEY,
+            status          TEXT NOT NULL CHECK (status IN {STATUSES_SQL}),
+            progress        INTEGER CHECK (progress BETWEEN 0 AND 100),
+            last_update_id  INTEGER NOT NULL REFERENCES status_updates (id),
+            updated_at      TEXT NOT NULL,
+            status_changed_at TEXT
+        );
+        CREATE INDEX task_state_by_status ON task_state (status);
+        """,
+    ),
+    Migration(
+        3,
+        "subscriptions_and_outbox",
+        """
+        CREATE TABLE subscriptions (
+            chat_id     INTEGER NOT NULL
+                        REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            kind        TEXT NOT NULL CHECK (kind IN ('task', 'dept', 'all')),
+            target      TEXT NOT NULL,      -- task number, department code, or '*'
+            created_by  INTEGER,
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, kind, target)
+        ) WITHOUT ROWID;
+        CREATE INDEX subscriptions_by_target ON subscriptions (kind, target);
+
+        -- Messages owed to chats: written in the transaction that makes them owed,
+        -- removed from the queue only once Telegram has accepted them.
+        CREATE TABLE outbox (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id     INTEGER NOT NULL
+                        REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            kind        TEXT NOT NULL,
+            payload     TEXT NOT NULL CHECK (json_valid(payload)),
+            update_id   INTEGER REFERENCES status_updates (id),
+            dedup_key   TEXT UNIQUE,
+            state       TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'sent', 'failed')),
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            not_before  TEXT NOT NULL,
+            last_error  TEXT,
+            message_id  INTEGER,
+            created_at  TEXT NOT NULL,
+            sent_at     TEXT
+        );
+        CREATE INDEX outbox_due ON outbox (not_before, id) WHERE state = 'pending';
+        CREATE INDEX outbox_by_chat ON outbox (chat_id, state);
+        """,
+    ),
+    Migration(
+        4,
+        "weekly_digest",
+        """
+        CREATE TABLE digest_settings (
+            chat_id     INTEGER PRIMARY KEY
+                        REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+            weekday     INTEGER NOT NULL DEFAULT 1 CHECK (weekday BETWEEN 1 AND 7), -- ISO, 1 = Mon
+            at_time     TEXT NOT NULL DEFAULT '09:00'
+                        CHECK (at_time GLOB '[0-2][0-9]:[0-5][0-9]' AND at_time < '24:00'),
+            updated_by  INTEGER,
+            updated_at  TEXT NOT NULL
+        );
+        -- One row per chat and ISO week: the proof that the week's digest is owed no more.
+        CREATE TABLE digest_log (
+            chat_id     INTEGER NOT NULL
+                        REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            iso_week    TEXT NOT NULL CHECK (iso_week GLOB '[0-9][0-9][0-9][0-9]-W[0-5][0-9]'),
+            outbox_id   INTEGER REFERENCES outbox (id),
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, iso_week)
+        ) WITHOUT ROWID;
+        """,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version

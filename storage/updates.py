@@ -1,0 +1,207 @@
+"""Status updates: an append-only history, and each task's current state kept beside it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from storage.db import Database, from_db, read_one, to_db, write
+
+
+class Status(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    id: int
+    task: int
+    kind: str
+    """``status`` for a status or progress change, ``note`` for a note alone."""
+    old_status: Status
+    status: Status
+    progress: int | None
+    note: str | None
+    author_id: int
+    author_name: str
+    dept: str | None
+    chat_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    task: int
+    status: Status
+    progress: int | None
+    last_update_id: int
+    updated_at: datetime
+    status_changed_at: datetime | None
+
+
+NOT_REPORTED = Status.NOT_STARTED
+"""The state of a task nobody has reported on yet."""
+
+SELECT_UPDATES = """
+SELECT u.id, u.task, u.kind, u.old_status, u.status, u.progress, u.note, u.author_id,
+       coalesce(nullif(us.full_name, ''), us.username, '') AS author_name,
+       u.dept, u.chat_id, u.created_at
+FROM status_updates AS u JOIN users AS us ON us.user_id = u.author_id
+"""
+SELECT_STATE = """
+SELECT task, status, progress, last_update_id, updated_at, status_changed_at FROM task_state
+"""
+INSERT_UPDATE = """
+INSERT INTO status_updates
+    (task, kind, old_status, status, progress, note, author_id, dept, chat_id, created_at)
+VALUES (:task, :kind, :old_status, :status, :progress, :note, :author_id, :dept, :chat_id, :now)
+"""
+UPSERT_STATE = """
+INSERT INTO task_state (task, status, progress, last_update_id, updated_at, status_changed_at)
+VALUES (:task, :status, :progress, :id, :now, CASE WHEN :changed THEN :now END)
+ON CONFLICT (task) DO UPDATE SET
+    status = excluded.status,
+    progress = coalesce(excluded.progress, task_state.progress),
+    last_update_id = excluded.last_update_id,
+    updated_at = excluded.updated_at,
+    status_changed_at = CASE WHEN :changed THEN excluded.updated_at
+                             ELSE task_state.status_changed_at END
+"""
+
+
+def _update(row: sqlite3.Row) -> StatusUpdate:
+    return StatusUpdate(
+        id=row["id"],
+        task=row["task"],
+        kind=row["kind"],
+        old_status=Status(row["old_status"]),
+        status=Status(row["status"]),
+        progress=row["progress"],
+        note=row["note"],
+        author_id=row["author_id"],
+        author_name=row["author_name"],
+        dept=row["dept"],
+        chat_id=row["chat_id"],
+        created_at=from_db(row["created_at"]),
+    )
+
+
+def _state(row: sqlite3.Row) -> TaskState:
+    changed = row["status_changed_at"]
+    return TaskState(
+        task=row["task"],
+        status=Status(row["status"]),
+        progress=row["progress"],
+        last_update_id=row["last_update_id"],
+        updated_at=from_db(row["updated_at"]),
+        status_changed_at=None if changed is None else from_db(changed),
+    )
+
+
+class Updates:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
+        self,
+        task: int,
+        *,
+        author_id: int,
+        dept: str | None,
+        chat_id: int | None,
+        status: Status | None = None,
+        progress: int | None = None,
+        note: str | None = None,
+    ) -> StatusUpdate:
+        """Append to the history and move the task's state, in one committed transaction.
+
+        With neither ``status`` nor ``progress`` it is a note; the caller has checked the
+        author's right to make it. When this returns, the update is on disk.
+        """
+        if status is None and progress is None and not note:
+            raise ValueError("an update needs a status, a progress or a note")
+        if progress is not None and not 0 <= progress <= 100:
+            raise ValueError("progress is a percentage from 0 to 100")
+        kind = "note" if status is None and progress is None else "status"
+        async with self._db.transaction() as conn:
+            now = self._db.now()  # inside the lock: ids and times grow together
+            row = await read_one(conn, "SELECT status FROM task_state WHERE task = ?", (task,))
+            old = Status(row[0]) if row else NOT_REPORTED
+            new = status or old
+            params = {
+                "task": task,
+                "kind": kind,
+                "old_status": old.value,
+                "status": new.value,
+                "progress": progress,
+                "note": note,
+                "author_id": author_id,
+                "dept": dept,
+                "chat_id": chat_id,
+                "now": now,
+            }
+            cursor = await write(conn, INSERT_UPDATE, params)
+            update_id = cursor.lastrowid
+            await write(
+                conn,
+                UPSERT_STATE,
+                {
+                    "task": task,
+                    "status": new.value,
+                    "progress": progress,
+                    "id": update_id,
+                    "now": now,
+                    "changed": new != old,
+                },
+            )
+            recorded = await read_one(conn, f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
+        assert recorded is not None
+        return _update(recorded)
+
+    async def history(self, task: int, *, limit: int = 5) -> list[StatusUpdate]:
+        """The task's latest updates, newest first."""
+        rows = await self._db.fetchall(
+            f"{SELECT_UPDATES} WHERE u.task = ? ORDER BY u.id DESC LIMIT ?", (task, limit)
+        )
+        return [_update(r) for r in rows]
+
+    async def count(self, task: int | None = None) -> int:
+        if task is None:
+            return int(await self._db.fetchvalue("SELECT count(*) FROM status_updates"))
+        return int(
+            await self._db.fetchvalue("SELECT count(*) FROM status_updates WHERE task = ?", (task,))
+        )
+
+    async def between(
+        self, start: datetime, end: datetime, *, tasks: Iterable[int] | None = None
+    ) -> list[StatusUpdate]:
+        """Updates made in ``[start, end)``, oldest first; optionally only for some tasks."""
+        sql = f"{SELECT_UPDATES} WHERE u.created_at >= ? AND u.created_at < ?"
+        params: list[object] = [to_db(start), to_db(end)]
+        if tasks is not None:
+            wanted = sorted(set(tasks))
+            sql += f" AND u.task IN ({','.join('?' * len(wanted))})"
+            params += wanted
+        rows = await self._db.fetchall(sql + " ORDER BY u.id", params)
+        return [_update(r) for r in rows]
+
+    async def state(self, task: int) -> TaskState | None:
+        row = await self._db.fetchone(f"{SELECT_STATE} WHERE task = ?", (task,))
+        return None if row is None else _state(row)
+
+    async def states(self, tasks: Iterable[int] | None = None) -> dict[int, TaskState]:
+        """Current state of the given tasks (all reported tasks when ``None``)."""
+        if tasks is None:
+            rows = await self._db.fetchall(SELECT_STATE)
+        else:
+            wanted = sorted(set(tasks))
+            rows = await self._db.fetchall(
+                f"{SELECT_STATE} WHERE task IN ({','.join('?' * len(wanted))})", wanted
+            )
+        return {row["task"]: _state(row) for row in rows}

@@ -1,0 +1,156 @@
+"""Migrations: from an empty database, from every earlier version, atomic, and never edited."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database
+from storage.migrations import LATEST_VERSION, MIGRATIONS, Migration
+
+# A migration that has landed is never edited; a schema change is a new migration.
+# Add the hash of a new migration here when it lands.
+LANDED = {
+    1: "2b4efd4cb9c3482e9cd7e092a8ab3b831f0c1c1c27b3914e2d148cc043453a21",
+    2: "39d4541d87aea9d6a47b0203bafd80602f66c02adfe8e67dd0fa170a0ec759f5",
+    3: "c28e2822b2f4998389541bfb7297e752917a2e895cb544b2aed27960aba728d8",
+    4: "b0bb6b8ff203d8adeb80ea1b02d419fc30a0e13012adf7cacae6757744102019",
+}
+
+NOW = "2026-11-23T01:00:00.000000+00:00"
+
+# Rows each version can hold, inserted before migrating further to show nothing is lost.
+SEED = {
+    1: [
+        "INSERT INTO users VALUES (7, 'li', 'Li Wei', 'zh', '{now}', '{now}')",
+        "INSERT INTO chats (chat_id, type, title, binding, first_seen, last_seen)"
+        " VALUES (-100, 'group', 'CNIPA', 'cnipa', '{now}', '{now}')",
+        "INSERT INTO memberships VALUES (7, 'cnipa', 'manager', NULL, '{now}')",
+        "INSERT INTO invites (code, dept, role, created_by, created_at, expires_at)"
+        " VALUES ('abc', 'cnipa', 'member', 1, '{now}', '{now}')",
+    ],
+    2: [
+        "INSERT INTO status_updates (task, kind, old_status, status, progress, note, author_id,"
+        " dept, chat_id, created_at) VALUES (1, 'status', 'not_started', 'in_progress', 30,"
+        " 'started', 7, 'cnipa', -100, '{now}')",
+        "INSERT INTO task_state VALUES (1, 'in_progress', 30, 1, '{now}', '{now}')",
+    ],
+    3: [
+        "INSERT INTO subscriptions VALUES (-100, 'dept', 'cnipa', 7, '{now}')",
+        "INSERT INTO outbox (chat_id, kind, payload, not_before, created_at)"
+        " VALUES (-100, 'notification', '{{}}', '{now}', '{now}')",
+    ],
+    4: [
+        "INSERT INTO digest_settings (chat_id, updated_at) VALUES (-100, '{now}')",
+        "INSERT INTO digest_log VALUES (-100, '2026-W48', 1, '{now}')",
+    ],
+}
+
+
+def schema(path: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+
+
+def counts(path: Path) -> dict[str, int]:
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+async def migrated(path: Path, target: int | None = None) -> Database:
+    db = Database(path)
+    await db.open()
+    await db.migrate(target=target)
+    return db
+
+
+def test_landed_migrations_are_never_edited() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+    for migration in MIGRATIONS:
+        digest = hashlib.sha256(migration.sql.encode()).hexdigest()
+        assert LANDED.get(migration.version) == digest, (
+            f"migration {migration.version} changed after landing: add a new migration instead"
+        )
+
+
+async def test_from_an_empty_database(tmp_path: Path) -> None:
+    db = await migrated(tmp_path / "bot.db")
+    try:
+        assert await db.schema_version() == LATEST_VERSION
+        assert await db.fetchvalue("PRAGMA journal_mode") == "wal"
+        assert await db.fetchvalue("PRAGMA foreign_keys") == 1
+        applied = await db.fetchall("SELECT version, name FROM schema_migrations ORDER BY version")
+        assert [tuple(r) for r in applied] == [(m.version, m.name) for m in MIGRATIONS]
+        assert await db.migrate() == [], "migrating again changes nothing"
+    finally:
+        await db.close()
+    tables = {name for kind, name, _ in schema(tmp_path / "bot.db") if kind == "table"}
+    assert {
+        "chats",
+        "users",
+        "memberships",
+        "invites",
+        "status_updates",
+        "task_state",
+        "subscriptions",
+        "outbox",
+        "digest_settings",
+        "digest_log",
+    } <= tables
+
+
+@pytest.mark.parametrize("start", range(LATEST_VERSION))
+async def test_from_every_earlier_version(tmp_path: Path, start: int) -> None:
+    fresh = tmp_path / "fresh.db"
+    await (await migrated(fresh)).close()
+
+    old = tmp_path / "old.db"
+    db = await migrated(old, target=start)
+    assert await db.schema_version() == start
+    for version in range(1, start + 1):
+        for sql in SEED[version]:
+            await db.execute(sql.format(now=NOW))
+    before = counts(old)
+    assert await db.migrate() == list(range(start + 1, LATEST_VERSION + 1))
+    await db.close()
+
+    assert schema(old) == schema(fresh)
+    after = counts(old)
+    for table, rows in before.items():
+        if table != "schema_migrations":
+            assert after[table] == rows, f"{table} lost rows migrating from version {start}"
+
+
+async def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
+    db = await migrated(tmp_path / "bot.db", target=1)
+    broken = (
+        *MIGRATIONS,
+        Migration(
+            99, "broken", "CREATE TABLE half_done (x INTEGER); INSERT INTO nowhere VALUES (1);"
+        ),
+    )
+    with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+        await db.migrate(broken)
+    # The good migrations before it were applied; the broken one left no trace.
+    assert await db.schema_version() == LATEST_VERSION
+    assert await db.fetchvalue("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'") == 0
+    assert not db.writer.in_transaction
+    await db.close()
+
+
+async def test_the_history_is_append_only(tmp_path: Path) -> None:
+    db = await migrated(tmp_path / "bot.db")
+    for version in (1, 2):
+        for sql in SEED[version]:
+            await db.execute(sql.format(now=NOW))
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("UPDATE status_updates SET note = 'rewritten'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("DELETE FROM status_updates")
+    await db.close()
