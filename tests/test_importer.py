@@ -64,7 +64,13 @@ def test_departments_and_owners(plan: Plan) -> None:
         (4, "mara", ("nfga",), False, False),
         (9, "mof", ("cnipa", "cpd"), False, True),
         (16, "mara", ("nfga",), True, False),
-        (45, "cpd", ("spc", "spp", "mps", "mara", "mct", "gacc", "samr", "cnipa", "nfga"), True, False),
+        (
+            45,
+            "cpd",
+            ("spc", "spp", "mps", "mara", "mct", "gacc", "samr", "cnipa", "nfga"),
+            True,
+            False,
+        ),
         (53, "cpd", ("most", "mara", "mofcom", "cnipa", "nfga"), True, False),
         (58, "most", ("cnipa", "cas"), True, False),
         (105, "jco", ("members",), False, False),
@@ -91,10 +97,19 @@ def test_owner_lines(plan: Plan, number, lead, participants, by_duty, and_others
         (14, "修订《国家自然科学基金资助项目研究成果管理办法》。"),
         (71, "稳步推进中国科学院院属单位开展知识产权贯标工作。"),
         # a word split over a page break
-        (31, "组织开展“昆仑 2024”专项行动，依法严厉打击各类侵犯知识产权犯罪，强化对重点领域的打击整治，挂牌督办一批重特大案件。"),
-        (109, "按照国家有关规定，对在知识产权强国建设方面作出突出贡献的先进集体和个人给予表彰奖励。"),
+        (
+            31,
+            "组织开展“昆仑 2024”专项行动，依法严厉打击各类侵犯知识产权犯罪，强化对重点领域的打击整治，挂牌督办一批重特大案件。",
+        ),
+        (
+            109,
+            "按照国家有关规定，对在知识产权强国建设方面作出突出贡献的先进集体和个人给予表彰奖励。",
+        ),
         # a character printed on both sides of a page break
-        (64, "深入开展科技成果评价改革试点和赋予科研人员职务科技成果所有权或长期使用权试点。推进实施科技成果转化年度报告制度。"),
+        (
+            64,
+            "深入开展科技成果评价改革试点和赋予科研人员职务科技成果所有权或长期使用权试点。推进实施科技成果转化年度报告制度。",
+        ),
         # the traditional 見
         (47, "研究制定《关于强化版权协同保护的意见》。"),
         # half-width parentheses and commas written full-width

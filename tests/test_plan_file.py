@@ -35,10 +35,16 @@ def test_loads_the_committed_file() -> None:
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
-        (lambda d: d["tasks"][3].update(lead="Nobody"), "tasks.3.lead: String should match pattern"),
+        (
+            lambda d: d["tasks"][3].update(lead="Nobody"),
+            "tasks.3.lead: String should match pattern",
+        ),
         (lambda d: d["tasks"][3].update(lead="xyz"), "unknown department 'xyz'"),
         (lambda d: d["tasks"][5].pop("text"), "tasks.5.text: Field required"),
-        (lambda d: d["tasks"][0].update(number=0), "tasks.0.number: Input should be greater than or equal to 1"),
+        (
+            lambda d: d["tasks"][0].update(number=0),
+            "tasks.0.number: Input should be greater than or equal to 1",
+        ),
         (lambda d: d["tasks"].pop(10), "numbers must run 1..N"),
         (lambda d: d["tasks"][7].update(section=9), "task 8): unknown section 9"),
         (lambda d: d["tasks"][0].update(participants=["cnipa"]), "lead 'cnipa' is also listed"),

@@ -1,0 +1,151 @@
+"""``python -m bot [run|import-plan …]``: the operator's entry point.
+
+Every failure a person can cause at start (a missing setting, a bad token, an unreadable tasks
+file) ends with one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import Settings, describe_error, load_settings
+from bot.importer import PlanImportError, import_plan
+from bot.plan import PlanFileError, load_departments, load_plan
+
+EXIT_CONFIG = 2
+
+
+class Abort(Exception):
+    """Stop with this one-line message and exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_CONFIG) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    sub = root.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser(
+        "run", help="run the bot (the default): polling, or webhook when WEBHOOK_URL is set"
+    )
+    box = sub.add_parser(
+        "sandbox", help="try the bot without a token: a local fake Telegram and a terminal chat"
+    )
+    box.add_argument(
+        "--database",
+        type=Path,
+        default=Path("data/sandbox.db"),
+        help="the sandbox's own database (default: %(default)s)",
+    )
+    box.add_argument("--fresh", action="store_true", help="start from an empty sandbox database")
+    imp = sub.add_parser("import-plan", help="turn the published plan text into the tasks file")
+    imp.add_argument("source", type=Path, help="the plan text, e.g. data/plan-2024.txt")
+    imp.add_argument("-o", "--output", type=Path, default=Path("data/tasks.json"))
+    imp.add_argument(
+        "--departments",
+        type=Path,
+        default=Path("data/departments.json"),
+        help="the department registry (default: %(default)s)",
+    )
+    imp.add_argument(
+        "--check",
+        action="store_true",
+        help="only compare with the output file; exit 1 if it differs",
+    )
+    return root
+
+
+def settings_or_abort() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise Abort(describe_error(exc)) from None
+
+
+def cmd_import_plan(args: argparse.Namespace) -> int:
+    try:
+        departments = load_departments(args.departments)
+        source = args.source.read_text(encoding="utf-8")
+    except PlanFileError as exc:
+        raise Abort(str(exc)) from None
+    except OSError as exc:
+        raise Abort(f"cannot read {args.source}: {exc.strerror or exc}") from None
+    try:
+        result = import_plan(source, departments)
+    except PlanImportError as exc:
+        for problem in exc.problems:
+            print(f"{args.source}: {problem}", file=sys.stderr)
+        raise Abort(f"{args.source}: {len(exc.problems)} problem(s); nothing written", 1) from None
+    for repair in result.repairs:
+        print(f"{args.source}: repaired: {repair}", file=sys.stderr)
+    plan = result.plan
+    text = plan.to_json()
+    summary = (
+        f"{len(plan.tasks)} tasks, {len(plan.sections)} sections, "
+        f"{len(plan.departments)} departments, {len(result.repairs)} repairs"
+    )
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if current != text:
+            raise Abort(f"{args.output} differs from a fresh import of {args.source}", 1)
+        print(f"{args.output} is up to date ({summary})")
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}: {summary}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import build_application
+    from bot.logs import configure_logging
+
+    settings = settings_or_abort()
+    try:
+        load_plan(settings.tasks_file)  # fail before connecting, with the field that is wrong
+    except PlanFileError as exc:
+        raise Abort(f"TASKS_FILE: {exc}") from None
+    configure_logging(token=settings.token)
+    app = build_application(settings)
+    try:
+        app.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+    except InvalidToken:
+        raise Abort(
+            "TELEGRAM_BOT_TOKEN was refused by Telegram: check it with @BotFather "
+            "(a revoked or mistyped token looks like this)"
+        ) from None
+    except NetworkError as exc:
+        raise Abort(
+            f"cannot reach the Bot API at {settings.telegram_api_base_url} ({exc.message}): "
+            "check the network or TELEGRAM_API_BASE_URL"
+        ) from None
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox import run_sandbox
+
+    return run_sandbox(database=args.database, fresh=args.fresh)
+
+
+COMMANDS = {"run": cmd_run, "sandbox": cmd_sandbox, "import-plan": cmd_import_plan}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    command = COMMANDS[args.command or "run"]
+    try:
+        return command(args)
+    except Abort as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
