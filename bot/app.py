@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
+from bot import callbacks
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
 from bot.departments import DepartmentResolver
+from bot.i18n import pick_language, plain, t
 from bot.plan import load_plan
+from handlers import chats, common, errors, membership, subscriptions, tasks, updates
+from handlers.menus import register_menus
 from storage import Storage
+
+HandlerCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +55,83 @@ def build_application(settings: Settings) -> BotApplication:
         .build()
     )
     app.bot_data.settings = settings
+    register_handlers(app)
     return app
+
+
+def register_handlers(app: BotApplication) -> None:
+    """Every handler, in the order that matters."""
+    # -1: before anything else, remember who wrote and where (writes only on change).
+    app.add_handler(TypeHandler(Update, common.remember), group=-1)
+
+    # 0: commands, from PRODUCT.md's table. A command addressed to another bot
+    # (/task@other_bot) matches none of these: CommandHandler checks the addressee.
+    commands: dict[str, HandlerCallback] = {
+        "start": membership.start_command,
+        "help": membership.help_command,
+        "mytasks": tasks.mytasks_command,
+        "task": tasks.task_command,
+        "update": updates.update_command,
+        "note": updates.note_command,
+        "find": tasks.find_command,
+        "depts": tasks.depts_command,
+        "overview": tasks.overview_command,
+        "invite": membership.invite_command,
+        "bind": membership.bind_command,
+        "unbind": membership.unbind_command,
+        "lang": membership.lang_command,
+        "subscribe": subscriptions.subscribe_command,
+        "unsubscribe": subscriptions.unsubscribe_command,
+        "subscriptions": subscriptions.subscriptions_command,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE))
+
+    # Buttons: each prefix names what it does and its layout version; nothing else matches.
+    app.add_handler(CallbackQueryHandler(updates.status_tap, pattern=callbacks.STATUS_PATTERN))
+    app.add_handler(CallbackQueryHandler(tasks.page_tap, pattern=callbacks.PAGE_PATTERN))
+    app.add_handler(CallbackQueryHandler(membership.dept_tap, pattern=callbacks.DEPT_PATTERN))
+    app.add_handler(CallbackQueryHandler(updates.note_tap, pattern=callbacks.NOTE_PATTERN))
+    app.add_handler(
+        CallbackQueryHandler(subscriptions.follow_tap, pattern=callbacks.FOLLOW_PATTERN)
+    )
+    app.add_handler(
+        CallbackQueryHandler(subscriptions.unfollow_tap, pattern=callbacks.UNFOLLOW_PATTERN)
+    )
+    app.add_handler(CallbackQueryHandler(stale_button))
+
+    # A reply to a card, a notification or a note prompt: a note on that task. Replies to the
+    # bot reach it in groups even under privacy mode.
+    app.add_handler(
+        MessageHandler(
+            filters.REPLY & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
+            updates.reply_to_task,
+        )
+    )
+    # The chat itself changes: a group upgraded to a supergroup; the bot blocked or removed.
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, chats.migrated))
+    app.add_handler(ChatMemberHandler(chats.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+
+    # Last: anything else gets a short hint rather than silence (in private chats).
+    app.add_handler(
+        MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, errors.unknown_command)
+    )
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+            errors.private_text,
+        )
+    )
+    app.add_error_handler(errors.error_handler)
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A button whose data matches no current layout: forged, or from an old version."""
+    query = update.callback_query
+    assert query is not None
+    user = update.effective_user
+    lang = pick_language(None, user.language_code if user else None, context.settings.bot_language)
+    await query.answer(plain(t(lang, "button.stale")))
 
 
 async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
@@ -47,6 +143,7 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     data.resolver = DepartmentResolver(data.plan.departments)
     data.storage = Storage(settings.database_path)
     await data.storage.open()
+    await register_menus(app.bot, settings.bot_language)
     log.info(
         "plan %r: %d tasks, %d departments; database %s",
         data.plan.title,

@@ -24,11 +24,13 @@ def _fold(text: str) -> str:
 
 @dataclass(frozen=True)
 class Resolution:
-    """``department`` when exactly one matched; otherwise ``candidates`` (maybe empty)."""
+    """``department`` when exactly one matched; ``candidates`` when several did; otherwise
+    ``suggestions``: names that look alike, for a 'did you mean'."""
 
     query: str
     department: Department | None
     candidates: tuple[Department, ...] = ()
+    suggestions: tuple[Department, ...] = ()
 
     @property
     def ambiguous(self) -> bool:
@@ -57,7 +59,7 @@ class DepartmentResolver:
             return Resolution(query, partial[0])
         if partial:
             return Resolution(query, None, tuple(partial))
-        return Resolution(query, None, self._similar(folded))
+        return Resolution(query, None, suggestions=self._similar(folded))
 
     def _similar(self, folded: str) -> tuple[Department, ...]:
         """Departments whose names look like the query, best first, for 'did you mean'."""

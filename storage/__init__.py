@@ -10,6 +10,7 @@ from pathlib import Path
 
 from storage.db import Clock, Database, utcnow
 from storage.digests import Digests
+from storage.messages import MessageTasks
 from storage.outbox import Outbox
 from storage.people import Chats, Invites, Memberships, Users
 from storage.subscriptions import Subscriptions
@@ -27,6 +28,7 @@ class Storage:
         self.subscriptions = Subscriptions(self.db)
         self.outbox = Outbox(self.db)
         self.digests = Digests(self.db)
+        self.message_tasks = MessageTasks(self.db)
 
     async def open(self) -> None:
         """Open the database and bring its schema up to date."""

@@ -174,4 +174,22 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        5,
+        "message_tasks",
+        """
+        -- Which bot message shows which task, so that a reply to a card or a notification
+        -- can be recorded as a note on that task.
+        CREATE TABLE message_tasks (
+            chat_id     INTEGER NOT NULL,
+            message_id  INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        ) WITHOUT ROWID;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -220,6 +220,11 @@ class Chats:
                     "UPDATE chats SET chat_id = ?, type = 'supergroup' WHERE chat_id = ?",
                     (new_id, old_id),
                 )
+                await write(
+                    conn,
+                    "UPDATE OR IGNORE message_tasks SET chat_id = ? WHERE chat_id = ?",
+                    (new_id, old_id),
+                )
                 return
             # The supergroup spoke to the bot first: merge the old chat into it.
             await write(
@@ -234,7 +239,13 @@ class Chats:
                 " WHERE chat_id = :new",
                 {"old": old_id, "new": new_id},
             )
-            for table in ("subscriptions", "digest_settings", "digest_log", "outbox"):
+            for table in (
+                "subscriptions",
+                "digest_settings",
+                "digest_log",
+                "outbox",
+                "message_tasks",
+            ):
                 await write(
                     conn,
                     f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",

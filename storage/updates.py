@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +34,13 @@ class StatusUpdate:
     dept: str | None
     chat_id: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    update: StatusUpdate
+    notifications: int
+    """How many chats are now owed a notification of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,23 @@ ON CONFLICT (task) DO UPDATE SET
     updated_at = excluded.updated_at,
     status_changed_at = CASE WHEN :changed THEN excluded.updated_at
                              ELSE task_state.status_changed_at END
+"""
+
+
+NOTIFICATION = "notification"
+"""The outbox kind of an update announced to a subscribed chat."""
+
+# One row per chat following the task, one of its departments, or everything; never the chat
+# the update was made in; only chats that still accept messages. The dedup key makes it once.
+ENQUEUE_NOTIFICATIONS = """
+INSERT OR IGNORE INTO outbox (chat_id, kind, payload, update_id, dedup_key, not_before, created_at)
+SELECT DISTINCT s.chat_id, :kind, json_object('task', :task, 'update_id', :id), :id,
+       'update:' || :id || ':' || s.chat_id, :now, :now
+FROM subscriptions AS s JOIN chats AS c ON c.chat_id = s.chat_id AND c.active = 1
+WHERE ((s.kind = 'task' AND s.target = :task_text)
+       OR (s.kind = 'dept' AND s.target IN (SELECT value FROM json_each(:depts)))
+       OR s.kind = 'all')
+  AND s.chat_id IS NOT :origin
 """
 
 
@@ -118,11 +143,14 @@ class Updates:
         status: Status | None = None,
         progress: int | None = None,
         note: str | None = None,
-    ) -> StatusUpdate:
-        """Append to the history and move the task's state, in one committed transaction.
+        departments: Sequence[str] = (),
+    ) -> Recorded:
+        """Append to the history, move the task's state and owe a notification to every chat
+        following the task or one of its ``departments``: one committed transaction.
 
         With neither ``status`` nor ``progress`` it is a note; the caller has checked the
-        author's right to make it. When this returns, the update is on disk.
+        author's right to make it. When this returns, the update and its notifications are on
+        disk, so a crash cannot lose either.
         """
         if status is None and progress is None and not note:
             raise ValueError("an update needs a status, a progress or a note")
@@ -160,9 +188,22 @@ class Updates:
                     "changed": new != old,
                 },
             )
+            owed = await write(
+                conn,
+                ENQUEUE_NOTIFICATIONS,
+                {
+                    "kind": NOTIFICATION,
+                    "task": task,
+                    "task_text": str(task),
+                    "id": update_id,
+                    "depts": json.dumps(list(departments)),
+                    "origin": chat_id,
+                    "now": now,
+                },
+            )
             recorded = await read_one(conn, f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
         assert recorded is not None
-        return _update(recorded)
+        return Recorded(_update(recorded), owed.rowcount)
 
     async def history(self, task: int, *, limit: int = 5) -> list[StatusUpdate]:
         """The task's latest updates, newest first."""
@@ -190,6 +231,10 @@ class Updates:
             params += wanted
         rows = await self._db.fetchall(sql + " ORDER BY u.id", params)
         return [_update(r) for r in rows]
+
+    async def get(self, update_id: int) -> StatusUpdate | None:
+        row = await self._db.fetchone(f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
+        return None if row is None else _update(row)
 
     async def state(self, task: int) -> TaskState | None:
         row = await self._db.fetchone(f"{SELECT_STATE} WHERE task = ?", (task,))

@@ -64,8 +64,10 @@ def test_broad_query_lists_every_match(resolver: DepartmentResolver) -> None:
 
 def test_unknown_name_suggests_without_choosing(resolver: DepartmentResolver) -> None:
     result = resolver.resolve("知产局")
-    assert result.department is None and not result.ambiguous
-    assert [d.code for d in result.candidates] == ["cnipa"]
+    assert result.department is None and not result.ambiguous and result.candidates == ()
+    assert [d.code for d in result.suggestions] == ["cnipa"]
     nothing = resolver.resolve("xyz")
-    assert nothing.department is None and nothing.candidates == ()
+    assert nothing.department is None and nothing.candidates == nothing.suggestions == ()
+    several = resolver.resolve("cnipa boss")
+    assert not several.ambiguous and several.candidates == ()
     assert resolver.resolve("   ").department is None

@@ -18,6 +18,7 @@ LANDED = {
     2: "39d4541d87aea9d6a47b0203bafd80602f66c02adfe8e67dd0fa170a0ec759f5",
     3: "c28e2822b2f4998389541bfb7297e752917a2e895cb544b2aed27960aba728d8",
     4: "b0bb6b8ff203d8adeb80ea1b02d419fc30a0e13012adf7cacae6757744102019",
+    5: "046e0131a23e2c114480d7c1fc3281d3e19c62321fec35716357cdca4405be82",
 }
 
 NOW = "2026-11-23T01:00:00.000000+00:00"
@@ -47,6 +48,7 @@ SEED = {
         "INSERT INTO digest_settings (chat_id, updated_at) VALUES (-100, '{now}')",
         "INSERT INTO digest_log VALUES (-100, '2026-W48', 1, '{now}')",
     ],
+    5: ["INSERT INTO message_tasks VALUES (-100, 42, 7, '{now}')"],
 }
 
 
@@ -102,6 +104,7 @@ async def test_from_an_empty_database(tmp_path: Path) -> None:
         "outbox",
         "digest_settings",
         "digest_log",
+        "message_tasks",
     } <= tables
 
 

@@ -33,7 +33,10 @@ async def group(storage: Storage, chat_id: int = GROUP, title: str = "CNIPA") ->
 
 async def report(storage: Storage, task: int, **fields: object) -> StatusUpdate:
     """One update by Li Wei (who must have been seen) for CNIPA from the group."""
-    return await storage.updates.record(task, author_id=LI, dept="cnipa", chat_id=GROUP, **fields)
+    recorded = await storage.updates.record(
+        task, author_id=LI, dept="cnipa", chat_id=GROUP, **fields
+    )
+    return recorded.update
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -529,10 +532,10 @@ async def test_history_is_newest_first_with_author_names(
     for i in range(7):
         clock.advance(minutes=1)
         author = LI if i % 2 == 0 else WANG
-        update = await storage.updates.record(
+        recorded = await storage.updates.record(
             7, author_id=author, dept="cnipa", chat_id=GROUP, progress=i * 10
         )
-        ids.append(update.id)
+        ids.append(recorded.update.id)
     await report(storage, 8, note="another task")
 
     history = await storage.updates.history(7, limit=5)
@@ -997,3 +1000,54 @@ async def test_a_write_cancelled_while_beginning_does_not_wedge_the_writer(
 
     await person(storage, ZHAO, "Zhao Lei")
     assert await storage.users.get(ZHAO) is not None
+
+
+# --- notifications owed by an update ------------------------------------------------------------
+
+
+async def test_an_update_owes_one_notification_per_following_chat(storage: Storage) -> None:
+    await person(storage, LI)
+    chats = {GROUP: "group", -2: "group", -3: "group", -4: "group", 10: "private", 11: "private"}
+    for chat_id, kind in chats.items():
+        await storage.chats.seen(chat_id, type=kind, title="x")
+    await storage.subscriptions.add(-2, Follow.TASK, "12", by=LI)
+    await storage.subscriptions.add(-2, Follow.DEPT, "cpd", by=LI)  # twice over: still once
+    await storage.subscriptions.add(-3, Follow.DEPT, "cnipa", by=LI)
+    await storage.subscriptions.add(-4, Follow.ALL, "*", by=LI)
+    await storage.subscriptions.add(10, Follow.TASK, "13", by=LI)  # another task: nothing
+    await storage.subscriptions.add(11, Follow.ALL, "*", by=LI)
+    await storage.subscriptions.add(GROUP, Follow.ALL, "*", by=LI)  # where it is made: nothing
+    await storage.chats.set_active(11, False, reason="blocked")  # blocked the bot: nothing
+
+    recorded = await storage.updates.record(
+        12, author_id=LI, dept="cpd", chat_id=GROUP, status=Status.DONE,
+        departments=("cpd", "cnipa"),
+    )  # fmt: skip
+
+    assert recorded.notifications == 3
+    rows = await storage.db.fetchall(
+        "SELECT chat_id, kind, payload, dedup_key FROM outbox ORDER BY chat_id"
+    )
+    update_id = recorded.update.id
+    assert [tuple(r) for r in rows] == [
+        (
+            chat,
+            "notification",
+            f'{{"task":12,"update_id":{update_id}}}',
+            f"update:{update_id}:{chat}",
+        )
+        for chat in (-4, -3, -2)
+    ]
+
+
+async def test_notifications_are_committed_with_the_update(storage: Storage) -> None:
+    await person(storage, LI)
+    await storage.chats.seen(-2, type="group", title="x")
+    await storage.subscriptions.add(-2, Follow.ALL, "*", by=LI)
+    with pytest.raises(ValueError):
+        await storage.updates.record(12, author_id=LI, dept=None, chat_id=None, progress=101)
+    assert await storage.outbox.counts() == {}
+    with pytest.raises(sqlite3.IntegrityError):  # an unknown author: the whole write rolls back
+        await storage.updates.record(12, author_id=999, dept=None, chat_id=None, note="x")
+    assert await storage.outbox.counts() == {}
+    assert await storage.updates.count(12) == 0

@@ -1,0 +1,125 @@
+"""Callback data: compact, versioned, validated. A payload that does not parse is refused.
+
+Every button's data starts with a short prefix that names what it does and the version of its
+layout (``st1`` = status, layout 1), so an old or forged payload never reaches a handler half
+understood. Buttons carry only what to do, never who may do it: permissions are checked again
+on every tap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.statuses import BY_CODE, CODES
+from storage.updates import Status
+
+LIMIT = 64  # bytes, Telegram's
+
+STATUS = "st1"
+PAGE = "pg1"
+DEPT = "dp1"
+NOTE = "nt1"
+FOLLOW = "fl1"
+UNFOLLOW = "uf1"
+
+STATUS_PATTERN = rf"^{STATUS}:"
+PAGE_PATTERN = rf"^{PAGE}:"
+DEPT_PATTERN = rf"^{DEPT}:"
+NOTE_PATTERN = rf"^{NOTE}:"
+FOLLOW_PATTERN = rf"^{FOLLOW}:"
+UNFOLLOW_PATTERN = rf"^{UNFOLLOW}:"
+
+_STATUS_RE = re.compile(rf"^{STATUS}:(\d{{1,5}}):([{''.join(BY_CODE)}])$")
+_PAGE_RE = re.compile(rf"^{PAGE}:([mf]):(\d{{1,3}}):(.*)$", re.S)
+_NOTE_RE = re.compile(rf"^{NOTE}:(\d{{1,5}})$")
+_FOLLOW_RE = re.compile(rf"^{FOLLOW}:(\d{{1,5}}):([01])$")
+_UNFOLLOW_RE = re.compile(rf"^{UNFOLLOW}:([tda]):([a-z0-9_]{{1,16}}|\*)$")
+_DEPT_RE = re.compile(
+    rf"^{DEPT}:([a-z]{{1,8}}):([a-z][a-z0-9_]{{1,15}}|\*)(?::([a-z0-9_]{{0,8}}))?$"
+)
+
+
+def fits(data: str) -> bool:
+    return 0 < len(data.encode()) <= LIMIT
+
+
+def status(task: int, new: Status) -> str:
+    return f"{STATUS}:{task}:{CODES[new]}"
+
+
+@dataclass(frozen=True)
+class StatusTap:
+    task: int
+    status: Status
+
+
+def parse_status(data: str) -> StatusTap | None:
+    match = _STATUS_RE.match(data)
+    return StatusTap(int(match.group(1)), BY_CODE[match.group(2)]) if match else None
+
+
+@dataclass(frozen=True)
+class PageTap:
+    kind: str
+    """``m`` for /mytasks, ``f`` for /find."""
+    page: int
+    query: str
+    """For ``m``: ``<scope>:<filter>``; for ``f``: the search words."""
+
+
+def page(kind: str, number: int, query: str) -> str | None:
+    """The data of a page button, or ``None`` when the query is too long to carry."""
+    data = f"{PAGE}:{kind}:{number}:{query}"
+    return data if fits(data) else None
+
+
+def parse_page(data: str) -> PageTap | None:
+    match = _PAGE_RE.match(data)
+    return PageTap(match.group(1), int(match.group(2)), match.group(3)) if match else None
+
+
+@dataclass(frozen=True)
+class DeptTap:
+    action: str
+    """What the ambiguous command was: ``bind``, ``inv``, ``sub``…"""
+    dept: str
+    arg: str
+
+
+def dept(action: str, code: str, arg: str = "") -> str:
+    return f"{DEPT}:{action}:{code}" + (f":{arg}" if arg else "")
+
+
+def parse_dept(data: str) -> DeptTap | None:
+    match = _DEPT_RE.match(data)
+    return DeptTap(match.group(1), match.group(2), match.group(3) or "") if match else None
+
+
+def note(task: int) -> str:
+    return f"{NOTE}:{task}"
+
+
+def parse_note(data: str) -> int | None:
+    match = _NOTE_RE.match(data)
+    return int(match.group(1)) if match else None
+
+
+def follow(task: int, on: bool) -> str:
+    """Follow (``1``) or stop following (``0``) a task in this chat."""
+    return f"{FOLLOW}:{task}:{int(on)}"
+
+
+def parse_follow(data: str) -> tuple[int, bool] | None:
+    match = _FOLLOW_RE.match(data)
+    return (int(match.group(1)), match.group(2) == "1") if match else None
+
+
+def unfollow(kind: str, target: str) -> str:
+    """A row of /subscriptions: ``t``ask, ``d``epartment or ``a``ll."""
+    return f"{UNFOLLOW}:{kind[0]}:{target}"
+
+
+def parse_unfollow(data: str) -> tuple[str, str] | None:
+    match = _UNFOLLOW_RE.match(data)
+    return (match.group(1), match.group(2)) if match else None

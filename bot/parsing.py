@@ -1,0 +1,111 @@
+"""Reading command arguments as people type them on a phone."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from dataclasses import dataclass
+
+from bot.statuses import parse_status
+from storage.updates import Status
+
+# Invisible characters a phone keyboard or a copy-paste leaves in text.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE), None)
+_PROGRESS = re.compile(r"^(\d{1,4})\s*[%％]")
+NOTE_LIMIT = 1000
+"""Longest note kept, in characters: a card shows several notes and must stay readable."""
+
+
+class ArgumentError(Exception):
+    """Wrong arguments; ``key`` names the message to show and ``fields`` fill it in."""
+
+    def __init__(self, key: str, **fields: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.fields = fields
+
+
+def clean(text: str) -> str:
+    """Trim space and invisible characters around the text; inside, a joiner may belong to an
+    emoji (👨‍👩‍👧) or a script, so it stays."""
+    return text.strip(string.whitespace + "\u3000" + INVISIBLE)
+
+
+def token(word: str) -> str:
+    """A number or keyword as typed: every invisible character dropped."""
+    return word.translate(_DROP_INVISIBLE).strip()
+
+
+def parse_task_number(word: str, task_count: int) -> int:
+    """``12``, ``１２``, ``#12`` → 12; anything else outside 1..task_count is refused."""
+    folded = unicodedata.normalize("NFKC", token(word)).removeprefix("#")
+    if not folded.isascii() or not folded.isdigit() or len(folded) > 6:
+        raise ArgumentError("error.task_number", given=word[:20], last=task_count)
+    number = int(folded)
+    if not 1 <= number <= task_count:
+        raise ArgumentError("error.task_number", given=word[:20], last=task_count)
+    return number
+
+
+def parse_note(text: str) -> str:
+    note = clean(text)
+    if not note:
+        raise ArgumentError("error.note_empty")
+    if len(note) > NOTE_LIMIT:
+        raise ArgumentError("error.note_too_long", limit=NOTE_LIMIT, length=len(note))
+    return note
+
+
+@dataclass(frozen=True)
+class UpdateArgs:
+    task: int
+    status: Status
+    progress: int | None
+    note: str | None
+
+
+def split_first(text: str) -> tuple[str, str]:
+    """The first word, and the rest of the text as typed (spacing inside a note is kept)."""
+    text = clean(text)
+    parts = text.split(maxsplit=1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def parse_update(text: str, task_count: int) -> UpdateArgs:
+    """``<n> <status> [NN%] [note]``, e.g. ``12 done 100% 已印发``."""
+    first, rest = split_first(text)
+    if not first:
+        raise ArgumentError("usage.update")
+    task = parse_task_number(first, task_count)
+    word, rest = split_first(rest)
+    if not word:
+        raise ArgumentError("usage.update")
+    status = parse_status(token(word))
+    if status is None:
+        raise ArgumentError("error.status", given=word[:20])
+    progress = None
+    rest = clean(rest)
+    if match := _PROGRESS.match(unicodedata.normalize("NFKC", rest[:6])):
+        progress = int(match.group(1))
+        if progress > 100:
+            raise ArgumentError("error.progress", given=match.group(0))
+        rest = clean(rest[len(match.group(0)) :])
+    if progress is None and status is Status.DONE:
+        progress = 100
+    note = parse_note(rest) if rest else None
+    return UpdateArgs(task, status, progress, note)
+
+
+def parse_note_args(text: str, task_count: int) -> tuple[int, str]:
+    """``<n> <text>``."""
+    first, rest = split_first(text)
+    if not first:
+        raise ArgumentError("usage.note")
+    task = parse_task_number(first, task_count)
+    if not clean(rest):
+        raise ArgumentError("usage.note")
+    return task, parse_note(rest)

@@ -1,0 +1,141 @@
+"""Who may do what: the one place every command and every button asks.
+
+The rules are PRODUCT.md's table. A refusal carries the catalogue key of a one-sentence reason.
+Nothing here trusts what a message or a button claims: the actor is who Telegram says sent the
+update, and their roles come from the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.plan import Task
+from storage.people import WHOLE_PLAN, Chat, Role
+
+
+class Action(StrEnum):
+    CHANGE_STATUS = "change_status"
+    ADD_NOTE = "add_note"
+    INVITE = "invite"
+    BIND = "bind"
+    UNBIND = "unbind"
+    CHAT_SETTINGS = "chat_settings"
+    """This chat's language, subscriptions and digest."""
+    EXPORT = "export"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    is_admin: bool
+    roles: Mapping[str, Role] = field(default_factory=dict)
+    """Department code → role, from the database."""
+
+    def member_of(self, dept: str) -> bool:
+        return dept in self.roles
+
+    def manages(self, dept: str) -> bool:
+        return self.roles.get(dept) is Role.MANAGER
+
+    @property
+    def is_stranger(self) -> bool:
+        return not self.is_admin and not self.roles
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    """Catalogue key of the refusal."""
+    acting_for: str | None = None
+    """The department the actor acts for (recorded with an update)."""
+    dept: str | None = None
+    """The department the reason names, if any."""
+
+
+def allow(acting_for: str | None = None) -> Decision:
+    return Decision(True, acting_for=acting_for)
+
+
+def refuse(reason: str, dept: str | None = None) -> Decision:
+    return Decision(False, reason, dept=dept)
+
+
+def decide(
+    actor: Actor,
+    action: Action,
+    *,
+    task: Task | None = None,
+    dept: str | None = None,
+    chat: Chat | None = None,
+    manager_invite: bool = False,
+) -> Decision:
+    """Whether ``actor`` may do ``action`` here; every check of the bot goes through this."""
+    if action is Action.CHANGE_STATUS:
+        assert task is not None
+        if actor.member_of(task.lead):
+            return allow(task.lead)
+        if actor.is_admin:
+            return allow(None)
+        if actor.is_stranger:
+            return refuse("refused.stranger")
+        if any(actor.member_of(code) for code in task.participants):
+            return refuse("refused.participant_status", task.lead)
+        return refuse("refused.not_lead", task.lead)
+
+    if action is Action.ADD_NOTE:
+        assert task is not None
+        for code in task.departments:
+            if actor.member_of(code):
+                return allow(code)
+        if actor.is_admin:
+            return allow(None)
+        if actor.is_stranger:
+            return refuse("refused.stranger")
+        return refuse("refused.not_involved", task.lead)
+
+    if action is Action.INVITE:
+        assert dept is not None
+        if actor.is_admin:
+            return allow(dept)
+        if manager_invite:
+            return refuse("refused.admin_only")
+        if actor.manages(dept):
+            return allow(dept)
+        return refuse("refused.invite", dept)
+
+    if action is Action.BIND:
+        assert dept is not None and chat is not None
+        if not chat.is_group:
+            return refuse("refused.group_only")
+        if actor.is_admin:
+            return allow(dept)
+        if dept == WHOLE_PLAN:
+            return refuse("refused.admin_only")
+        if actor.manages(dept):
+            return allow(dept)
+        return refuse("refused.bind", dept)
+
+    if action is Action.UNBIND:
+        assert chat is not None
+        if not chat.is_group:
+            return refuse("refused.group_only")
+        if actor.is_admin or (chat.binding is not None and actor.manages(chat.binding)):
+            return allow(chat.binding)
+        return refuse("refused.unbind", chat.binding if chat.binding != WHOLE_PLAN else None)
+
+    if action is Action.CHAT_SETTINGS:
+        assert chat is not None
+        if not chat.is_group or actor.is_admin:
+            return allow()
+        bound = chat.binding
+        if bound not in (None, WHOLE_PLAN) and actor.manages(bound):
+            return allow(bound)
+        return refuse("refused.chat_settings", bound if bound != WHOLE_PLAN else None)
+
+    if action is Action.EXPORT:
+        return allow() if actor.is_admin else refuse("refused.admin_only")
+
+    raise AssertionError(f"unhandled action {action}")

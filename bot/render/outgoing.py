@@ -1,0 +1,52 @@
+"""What an outbox row becomes when it is sent: rendered at delivery, in the chat's language.
+
+An outbox row stores what is owed (``{"task": 12, "update_id": 345}``), not a finished text, so
+that a message waiting out a restart or a 429 is rendered with the chat's current language and
+the task's latest buttons when it finally goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup
+
+from bot.i18n import Markup, pick_language
+from bot.plan import Plan
+from storage import Storage
+from storage.outbox import OutboxItem
+
+TEXT = "text"
+"""A finished HTML text: ``{"text": "..."}``."""
+NOTIFICATION = "notification"
+"""A recorded update announced to a subscribed chat: ``{"task": n, "update_id": id}``."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    text: Markup
+    keyboard: InlineKeyboardMarkup | None = None
+    task: int | None = None
+    """The task the message shows: a reply to it will be recorded as a note on it."""
+
+
+Render = Callable[[OutboxItem], Awaitable[Outgoing | None]]
+"""Turns a row into a message; ``None`` when there is nothing left to send for it."""
+
+
+def renderer(storage: Storage, plan: Plan, default_language: str) -> Render:
+    """The renderer the outbox sender uses, bound to the bot's storage and plan."""
+
+    async def render(item: OutboxItem) -> Outgoing | None:
+        if item.kind == TEXT:
+            return Outgoing(Markup(item.payload["text"]))
+        if item.kind == NOTIFICATION:
+            from bot.render.notifications import notification
+
+            chat = await storage.chats.get(item.chat_id)
+            lang = pick_language(chat.language if chat else None, None, default_language)
+            return await notification(storage, plan, item, lang)
+        return None
+
+    return render

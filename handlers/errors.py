@@ -1,0 +1,67 @@
+"""Unexpected errors, unknown commands and stray text: always a short, clear answer."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from bot.context import BotContext
+from bot.i18n import pick_language, plain, t
+from handlers.common import reply
+
+log = logging.getLogger(__name__)
+
+
+async def error_handler(update: object, context: BotContext) -> None:
+    """Log first, with an id; then tell the person briefly, quoting the id."""
+    error_id = secrets.token_hex(4)
+    where = update.to_dict() if isinstance(update, Update) else repr(update)
+    log.error("error %s handling update %s", error_id, where, exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    user = update.effective_user
+    lang = pick_language(None, user.language_code if user else None, context.settings.bot_language)
+    text = t(lang, "error.unexpected", error_id=error_id)
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(plain(text), show_alert=True)
+        elif update.effective_message is not None:
+            await reply(update, text)
+    except TelegramError as exc:
+        log.warning("could not tell the user about error %s: %s", error_id, exc)
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """A command we do not have: answer in private chats, or when addressed to us by name."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if message is None or message.text is None or chat is None:
+        return
+    command = message.text.split(maxsplit=1)[0]
+    name, _, addressee = command.partition("@")
+    if chat.type != "private" and addressee.lower() != (context.bot.username or "").lower():
+        return  # in a group, another bot's command or a typo meant for nobody
+    user = update.effective_user
+    stored = await context.storage.chats.get(chat.id)
+    lang = pick_language(
+        stored.language if stored else None,
+        user.language_code if user else None,
+        context.settings.bot_language,
+    )
+    await reply(update, t(lang, "error.unknown_command", command=name[:40]))
+
+
+async def private_text(update: Update, context: BotContext) -> None:
+    """Text that is not a command, in a private chat: say what the bot understands."""
+    user = update.effective_user
+    chat = update.effective_chat
+    stored = await context.storage.chats.get(chat.id) if chat else None
+    lang = pick_language(
+        stored.language if stored else None,
+        user.language_code if user else None,
+        context.settings.bot_language,
+    )
+    await reply(update, t(lang, "error.text_hint"))

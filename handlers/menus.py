@@ -1,0 +1,72 @@
+"""Telegram's command menus (setMyCommands), in Chinese and English, per kind of chat and role."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+)
+from telegram.error import BadRequest, Forbidden
+
+from bot.commands import Audience, available, level
+from bot.context import BotContext
+from bot.i18n import LANGUAGES, Language, plain, t
+from bot.permissions import Actor
+
+log = logging.getLogger(__name__)
+
+
+def menu(audience: Audience, in_group: bool, lang: Language) -> list[BotCommand]:
+    commands = available(audience, in_group)
+    if in_group:  # admin-only commands stay in admins' own chats
+        commands = [c for c in commands if c.audience < Audience.ADMIN]
+    return [BotCommand(c.name, plain(t(lang, f"cmd.{c.name}"), 256)) for c in commands]
+
+
+async def register_menus(bot: Bot, default: Language) -> None:
+    """The everyone-menus, per chat kind, in the default language and in each language.
+
+    A person's own menu (admins, managers, members) is set when they start or join: Telegram
+    refuses a chat-scoped menu for someone who has not opened a chat with the bot.
+    """
+    for code in ("", *LANGUAGES):
+        lang: Language = default if code == "" else code  # type: ignore[assignment]
+        await bot.set_my_commands(
+            menu(Audience.ANYONE, False, lang),
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=code or None,
+        )
+        await bot.set_my_commands(
+            menu(Audience.MANAGER, True, lang),
+            scope=BotCommandScopeAllGroupChats(),
+            language_code=code or None,
+        )
+
+
+async def set_chat_menu(bot: Bot, chat_id: int, audience: Audience, default: Language) -> None:
+    """A person's own menu in their private chat, with the commands of their role."""
+    try:
+        for code in ("", *LANGUAGES):
+            lang: Language = default if code == "" else code  # type: ignore[assignment]
+            await bot.set_my_commands(
+                menu(audience, False, lang),
+                scope=BotCommandScopeChat(chat_id),
+                language_code=code or None,
+            )
+    except (BadRequest, Forbidden) as exc:
+        # Telegram knows a private chat only once the person has started the bot.
+        log.info("menu for chat %s not set yet: %s", chat_id, exc.message)
+
+
+async def refresh_chat_menu(context: BotContext, user_id: int) -> None:
+    """After joining or at /start: give the person the menu of their current role."""
+    memberships = await context.storage.memberships.of_user(user_id)
+    actor = Actor(
+        user_id, context.settings.is_admin(user_id), {m.dept: m.role for m in memberships}
+    )
+    await set_chat_menu(context.bot, user_id, level(actor), context.settings.bot_language)

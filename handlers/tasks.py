@@ -1,0 +1,239 @@
+"""Reading the plan: /task, /mytasks, /find, /depts, /overview, and the page buttons of lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from telegram import Message, Update
+
+from bot import callbacks
+from bot.context import BotContext
+from bot.i18n import Language, Markup, plain, t
+from bot.parsing import ArgumentError, clean, parse_task_number
+from bot.plan import Plan, Task
+from bot.render.tasks import (
+    ListItem,
+    departments_table,
+    list_page,
+    overview,
+    page_keyboard,
+)
+from bot.render.text import split_lines
+from bot.statuses import fold
+from handlers.cards import send_card
+from handlers.common import Caller, caller, command_text, edit, reply
+from storage.people import WHOLE_PLAN
+from storage.updates import Status, TaskState
+
+STALE_AFTER = timedelta(days=14)
+MINE = "u"
+"""The scope of a personal list: whoever asks (or taps a page button) sees their own."""
+FILTERS = {
+    "lead": "lead", "牵头": "lead", "led": "lead",
+    "blocked": "blocked", "受阻": "blocked", "卡住": "blocked",
+    "stale": "stale", "停滞": "stale", "未更新": "stale", "quiet": "stale",
+}  # fmt: skip
+
+
+async def task_command(update: Update, context: BotContext) -> None:
+    """/task <n>: the task card."""
+    who = await caller(update, context)
+    assert update.effective_message is not None
+    word = clean(command_text(update.effective_message)).split()
+    if len(word) != 1:
+        await reply(update, t(who.lang, "usage.task", last=len(context.plan.tasks)))
+        return
+    try:
+        number = parse_task_number(word[0], len(context.plan.tasks))
+    except ArgumentError as exc:
+        await reply(update, t(who.lang, exc.key, **exc.fields))
+        return
+    await send_card(update, context, who, number)
+
+
+# --- lists -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskList:
+    title: Markup
+    items: list[ListItem]
+    query: str
+
+
+def _scope_items(plan: Plan, scope: str, user_depts: list[str], lang: Language) -> list[ListItem]:
+    """The tasks a scope covers: a department's (led first), the whole plan's, or a person's."""
+    if scope == WHOLE_PLAN:
+        return [
+            ListItem(
+                task,
+                Markup(f"{plan.section(task.section).numeral}、{plan.section(task.section).title}"),
+            )
+            for task in plan.tasks
+        ]
+    depts = user_depts if scope == MINE else [scope]
+    items: list[ListItem] = []
+    seen: set[int] = set()
+    for code in depts:
+        name = plan.department(code).display(lang)
+        for task in plan.tasks_of(code):
+            if task.number in seen:
+                continue
+            seen.add(task.number)
+            key = "list.group_led" if task.lead == code else "list.group_joined"
+            items.append(ListItem(task, t(lang, key, dept=name)))
+    return items
+
+
+def _keep(
+    task: Task, state: TaskState | None, filter_: str, led: set[str], cutoff: datetime
+) -> bool:
+    if filter_ == "lead":
+        return task.lead in led
+    if filter_ == "blocked":
+        return state is not None and state.status is Status.BLOCKED
+    if filter_ == "stale":
+        return state is None or state.updated_at < cutoff
+    return True
+
+
+async def build_list(
+    context: BotContext, scope: str, filter_: str, who: Caller
+) -> tuple[TaskList, dict[int, TaskState]]:
+    """The list for a scope: a department code, the whole plan, or ``u``: the asker's own."""
+    plan, lang = context.plan, who.lang
+    user_depts = list(who.actor.roles) if scope == MINE else []
+    items = _scope_items(plan, scope, user_depts, lang)
+    states = await context.storage.updates.states([item.task.number for item in items])
+    led = set(user_depts) if scope == MINE else {scope}
+    if scope == WHOLE_PLAN:
+        led = {d.code for d in plan.departments}
+    cutoff = context.storage.db.clock() - STALE_AFTER
+    total, total_led = len(items), sum(1 for item in items if item.task.lead in led)
+    if filter_ != "-":
+        items = [i for i in items if _keep(i.task, states.get(i.task.number), filter_, led, cutoff)]
+    if scope == WHOLE_PLAN:
+        title = t(lang, "list.title_all", count=total)
+    elif scope == MINE:
+        title = t(lang, "list.title_mine", count=total, led=total_led)
+    else:
+        title = t(
+            lang,
+            "list.title_dept",
+            dept=plan.department(scope).display(lang),
+            count=total,
+            led=total_led,
+        )
+    if filter_ != "-":
+        title = Markup(title + "\n" + t(lang, f"list.filter_{filter_}", count=len(items)))
+    return TaskList(title, items, f"{scope}:{filter_}"), states
+
+
+async def mytasks_command(update: Update, context: BotContext) -> None:
+    """/mytasks [lead|blocked|stale]: the bound department's tasks here, else the caller's."""
+    who = await caller(update, context)
+    assert update.effective_message is not None
+    words = clean(command_text(update.effective_message)).split()
+    filter_ = "-"
+    if words:
+        filter_ = FILTERS.get(fold(words[0]), "")
+        if not filter_ or len(words) > 1:
+            await reply(update, t(who.lang, "usage.mytasks"))
+            return
+    if who.chat.is_group and who.chat.binding:
+        scope = who.chat.binding
+    elif who.actor.roles:
+        scope = MINE
+    elif who.actor.is_admin:
+        scope = WHOLE_PLAN
+    else:
+        key = "mytasks.unbound_group" if who.chat.is_group else "mytasks.not_member"
+        await reply(update, t(who.lang, key))
+        return
+    await send_list(update, context, who.lang, "m", *await build_list(context, scope, filter_, who))
+
+
+async def send_list(
+    update: Update,
+    context: BotContext,
+    lang: Language,
+    kind: str,
+    task_list: TaskList,
+    states: dict[int, TaskState],
+    page: int = 1,
+) -> None:
+    rendered = list_page(
+        task_list.title, task_list.items, states, page=page, now=context.storage.db.clock(),
+        lang=lang, empty=t(lang, "list.empty"),
+    )  # fmt: skip
+    keyboard = page_keyboard(kind, task_list.query, rendered, lang)
+    if rendered.pages > 1 and keyboard is None:
+        rendered_text = Markup(rendered.text + "\n" + t(lang, "find.refine"))
+        await reply(update, rendered_text)
+        return
+    await reply(update, rendered.text, keyboard)
+
+
+async def find_command(update: Update, context: BotContext) -> None:
+    """/find <words>: tasks whose text holds every word."""
+    who = await caller(update, context)
+    assert update.effective_message is not None
+    query = " ".join(clean(command_text(update.effective_message)).split())
+    if not query:
+        await reply(update, t(who.lang, "usage.find"))
+        return
+    await send_list(update, context, who.lang, "f", *await search(context, query, who.lang))
+
+
+async def search(
+    context: BotContext, query: str, lang: Language
+) -> tuple[TaskList, dict[int, TaskState]]:
+    words = [fold(word) for word in query.split()]
+    found = [task for task in context.plan.tasks if all(w in fold(task.text) for w in words)]
+    states = await context.storage.updates.states([task.number for task in found])
+    title = t(lang, "find.title", query=query[:100], count=len(found))
+    return TaskList(title, [ListItem(task) for task in found], query), states
+
+
+async def page_tap(update: Update, context: BotContext) -> None:
+    """‹ / › under a list: show that page in place."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    who = await caller(update, context)
+    tap = callbacks.parse_page(query.data)
+    if tap is None or not isinstance(query.message, Message):
+        await query.answer(plain(t(who.lang, "button.stale")))
+        return
+    if tap.kind == "m":
+        scope, _, filter_ = tap.query.partition(":")
+        valid = scope in (WHOLE_PLAN, MINE) or scope in context.plan.department_by_code
+        if not valid or filter_ not in (*FILTERS.values(), "-"):
+            await query.answer(plain(t(who.lang, "button.stale")))
+            return
+        task_list, states = await build_list(context, scope, filter_, who)
+    else:
+        task_list, states = await search(context, tap.query, who.lang)
+    await query.answer()
+    rendered = list_page(
+        task_list.title, task_list.items, states, page=tap.page, now=context.storage.db.clock(),
+        lang=who.lang, empty=t(who.lang, "list.empty"),
+    )  # fmt: skip
+    keyboard = page_keyboard(tap.kind, task_list.query, rendered, who.lang)
+    await edit(query.message, rendered.text, keyboard)
+
+
+async def depts_command(update: Update, context: BotContext) -> None:
+    """/depts: every department with the tasks it leads and joins."""
+    who = await caller(update, context)
+    states = await context.storage.updates.states()
+    for text in split_lines(departments_table(context.plan, states, who.lang)):
+        await reply(update, text)
+
+
+async def overview_command(update: Update, context: BotContext) -> None:
+    """/overview: progress of the whole plan by section and by department."""
+    who = await caller(update, context)
+    states = await context.storage.updates.states()
+    for text in split_lines(overview(context.plan, states, who.lang)):
+        await reply(update, text)

@@ -1,0 +1,177 @@
+"""Recording progress: /update, /note, the status buttons, the note button and replies.
+
+Each checks permission through :mod:`bot.permissions`, commits the update (with the
+notifications it owes) and only then answers, so what the person is told is on disk.
+"""
+
+from __future__ import annotations
+
+from telegram import ForceReply, Message, Update
+
+from bot import callbacks
+from bot.context import BotContext
+from bot.i18n import Markup, plain, t
+from bot.parsing import ArgumentError, parse_note, parse_note_args, parse_update
+from bot.permissions import Action, decide
+from bot.plan import Task
+from bot.render.tasks import status_label
+from bot.statuses import ICONS
+from handlers.cards import refresh_card, send_card, wake_sender
+from handlers.common import Caller, caller, check, command_text, refusal, reply
+from handlers.errors import private_text
+from storage.updates import Recorded, Status, StatusUpdate
+
+
+def _confirmation(who: Caller, recorded: StatusUpdate) -> Markup:
+    if recorded.kind == "note":
+        return t(who.lang, "update.noted", number=recorded.task)
+    progress = f" {recorded.progress}%" if recorded.progress is not None else ""
+    return t(
+        who.lang,
+        "update.recorded",
+        number=recorded.task,
+        icon=ICONS[recorded.status],
+        label=status_label(recorded.status, who.lang),
+        progress=progress,
+    )
+
+
+async def _record(
+    context: BotContext,
+    who: Caller,
+    task: Task,
+    acting_for: str | None,
+    *,
+    status: Status | None = None,
+    progress: int | None = None,
+    note: str | None = None,
+) -> Recorded:
+    """Commit the update and its notifications, then set the sender going."""
+    recorded = await context.storage.updates.record(
+        task.number, author_id=who.user_id, dept=acting_for, chat_id=who.chat.chat_id,
+        status=status, progress=progress, note=note, departments=task.departments,
+    )  # fmt: skip
+    if recorded.notifications:
+        wake_sender(context)
+    return recorded
+
+
+async def update_command(update: Update, context: BotContext) -> None:
+    """/update <n> <status> [NN%] [note]."""
+    who = await caller(update, context)
+    message = update.effective_message
+    assert message is not None
+    try:
+        args = parse_update(command_text(message), len(context.plan.tasks))
+    except ArgumentError as exc:
+        await reply(update, t(who.lang, exc.key, **exc.fields))
+        return
+    task = context.plan.task(args.task)
+    assert task is not None
+    decision = await check(update, who, context, Action.CHANGE_STATUS, task=task)
+    if not decision.allowed:
+        return
+    recorded = await _record(
+        context, who, task, decision.acting_for,
+        status=args.status, progress=args.progress, note=args.note,
+    )  # fmt: skip
+    await send_card(update, context, who, task.number, _confirmation(who, recorded.update))
+
+
+async def note_command(update: Update, context: BotContext) -> None:
+    """/note <n> <text>."""
+    who = await caller(update, context)
+    message = update.effective_message
+    assert message is not None
+    try:
+        number, note = parse_note_args(command_text(message), len(context.plan.tasks))
+    except ArgumentError as exc:
+        await reply(update, t(who.lang, exc.key, **exc.fields))
+        return
+    task = context.plan.task(number)
+    assert task is not None
+    decision = await check(update, who, context, Action.ADD_NOTE, task=task)
+    if not decision.allowed:
+        return
+    recorded = await _record(context, who, task, decision.acting_for, note=note)
+    await send_card(update, context, who, number, _confirmation(who, recorded.update))
+
+
+async def status_tap(update: Update, context: BotContext) -> None:
+    """A status button: the same check as /update, a toast, then the card edited in place."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    who = await caller(update, context)
+    tap = callbacks.parse_status(query.data)
+    task = context.plan.task(tap.task) if tap else None
+    if tap is None or task is None or not isinstance(query.message, Message):
+        await query.answer(plain(t(who.lang, "button.stale")))
+        return
+    decision = decide(who.actor, Action.CHANGE_STATUS, task=task, chat=who.chat)
+    if not decision.allowed:
+        await query.answer(plain(refusal(decision, who.lang, context)), show_alert=True)
+        return
+    state = await context.storage.updates.state(task.number)
+    if state is not None and state.status is tap.status:
+        already = t(who.lang, "update.already", label=status_label(tap.status, who.lang))
+        await query.answer(plain(already))
+        return
+    progress = 100 if tap.status is Status.DONE else None
+    recorded = await _record(
+        context, who, task, decision.acting_for, status=tap.status, progress=progress
+    )
+    await query.answer(plain(_confirmation(who, recorded.update)))
+    await refresh_card(context, who, query.message, task.number)
+
+
+async def note_tap(update: Update, context: BotContext) -> None:
+    """The note button: ask for the text with a forced reply, remembered as this task's."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    who = await caller(update, context)
+    number = callbacks.parse_note(query.data)
+    task = context.plan.task(number) if number else None
+    if task is None:
+        await query.answer(plain(t(who.lang, "button.stale")))
+        return
+    decision = decide(who.actor, Action.ADD_NOTE, task=task, chat=who.chat)
+    if not decision.allowed:
+        await query.answer(plain(refusal(decision, who.lang, context)), show_alert=True)
+        return
+    await query.answer()
+    placeholder = plain(t(who.lang, "note.placeholder", number=task.number), 64)
+    prompt = await context.bot.send_message(
+        who.chat.chat_id,
+        t(who.lang, "note.prompt", number=task.number, name=who.name),
+        reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder),
+    )
+    await context.storage.message_tasks.remember(prompt.chat_id, prompt.message_id, task.number)
+
+
+async def reply_to_task(update: Update, context: BotContext) -> None:
+    """Text replying to a card, a notification or a note prompt: a note on that task."""
+    message = update.effective_message
+    if message is None or message.reply_to_message is None or message.text is None:
+        return
+    replied = message.reply_to_message
+    number = None
+    if replied.from_user is not None and replied.from_user.id == context.bot.id:
+        number = await context.storage.message_tasks.task_of(message.chat_id, replied.message_id)
+    if number is None:
+        if message.chat.type == "private":
+            await private_text(update, context)
+        return  # in a group: a conversation between people, not meant for the bot
+    task = context.plan.task(number)
+    who = await caller(update, context)
+    if task is None:
+        return
+    try:
+        note = parse_note(message.text)
+    except ArgumentError as exc:
+        await reply(update, t(who.lang, exc.key, **exc.fields))
+        return
+    decision = await check(update, who, context, Action.ADD_NOTE, task=task)
+    if not decision.allowed:
+        return
+    recorded = await _record(context, who, task, decision.acting_for, note=note)
+    await reply(update, _confirmation(who, recorded.update))

@@ -1,0 +1,80 @@
+"""The real application, built by ``build_application``, polling the fake Telegram on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.context import BotApplication
+from bot.faketelegram import FakeChat, FakeMessage, FakeTelegram, FakeUser
+from tests.conftest import DATA
+
+ADMIN_ID = 1
+BOT_USERNAME = "plan_test_bot"
+
+
+@dataclass
+class Harness:
+    fake: FakeTelegram
+    app: BotApplication
+    settings: Settings
+    people: dict[int, FakeUser] = field(default_factory=dict)
+
+    async def say(
+        self, user: FakeUser, chat: FakeChat, text: str, **kw: object
+    ) -> list[FakeMessage]:
+        """Send as ``user`` and return what the bot sent back to that chat."""
+        await self.fake.send(user, chat, text, **kw)  # type: ignore[arg-type]
+        return await self.fake.replies(chat)
+
+    async def ask(self, user: FakeUser, chat: FakeChat, text: str) -> str:
+        """Send and return the text of the bot's single answer."""
+        replies = await self.say(user, chat, text)
+        assert replies, f"no answer to {text!r}"
+        return replies[-1].text
+
+    def user(self, user_id: int, name: str, language: str = "zh-hans") -> tuple[FakeUser, FakeChat]:
+        """A person who has opened a private chat with the bot (the same one if asked again)."""
+        person = self.people.get(user_id)
+        if person is None:
+            person = self.fake.add_user(user_id, name, language_code=language, started=True)
+            self.people[user_id] = person
+        return person, self.fake.private_chat(person)
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path, *, admins: tuple[int, ...] = (ADMIN_ID,)
+) -> AsyncIterator[Harness]:
+    fake = FakeTelegram(bot_username=BOT_USERNAME)
+    await fake.start()
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=fake.token,
+        telegram_api_base_url=fake.base_url,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        tasks_file=DATA / "tasks.json",
+        bot_admins=frozenset(admins),
+    )
+    app = build_application(settings)
+    try:
+        await app.initialize()
+        assert app.post_init is not None
+        await app.post_init(app)
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await app.start()
+        yield Harness(fake, app, settings)
+    finally:
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+        await fake.stop()

@@ -1,0 +1,163 @@
+"""Malformed input: each gets a short, clear answer in the user's language, and nothing breaks.
+
+One bot serves the whole table, as in life: after it, the fake Telegram has refused nothing the
+bot sent, and the bot still answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tests.harness import ADMIN_ID, Harness, running_bot
+
+MEMBER, STRANGER, GROUP = 2, 3, -1001
+LONG_NOTE = "长" * 4000  # a message holds 4,096 characters; see the 5,000-character test below
+RTL = "مرحبا بالعالم"
+ZERO_WIDTH = "\u200b\u200c\u200d"
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
+    async with running_bot(Path(tmp_path_factory.mktemp("malformed"))) as harness:
+        admin, admin_dm = harness.user(ADMIN_ID, "Ada")
+        link = await harness.ask(admin, admin_dm, "/invite cnipa")
+        code = link.rsplit("start=", 1)[1].strip()
+        member, member_dm = harness.user(MEMBER, "Ming")
+        assert "欢迎加入" in await harness.ask(member, member_dm, f"/start {code}")
+        harness.user(STRANGER, "Bo")
+        group = harness.fake.add_group(GROUP, "Team", members=[admin, member])
+        assert "本群已绑定" in await harness.ask(admin, group, "/bind cnipa")
+        yield harness
+
+
+# (who, where, what they type, what the answer must contain; None = the bot stays silent)
+CASES = [
+    # /task: missing, extra and impossible numbers
+    (
+        "stranger",
+        "dm",
+        "/task",
+        "用法：/task &lt;编号&gt;".replace("&lt;", "<").replace("&gt;", ">"),
+    ),
+    ("stranger", "dm", "/task 0", "“0”不是任务编号。任务编号是 1 到 110 之间的数字。"),
+    ("stranger", "dm", "/task 111", "“111”不是任务编号"),
+    ("stranger", "dm", "/task -1", "“-1”不是任务编号"),
+    ("stranger", "dm", "/task abc", "“abc”不是任务编号"),
+    ("stranger", "dm", "/task 99999999999999999999999", "不是任务编号"),
+    ("stranger", "dm", "/task 1 2", "用法：/task"),
+    ("stranger", "dm", "/task １２", "任务 12 ·"),
+    ("stranger", "dm", "/task #12", "任务 12 ·"),
+    ("stranger", "dm", f"/task {ZERO_WIDTH}7", "任务 7 ·"),
+    # /update: arguments missing, wrong, out of range; odd but valid notes
+    ("member", "dm", "/update", "用法：/update"),
+    ("member", "dm", "/update 1", "用法：/update"),
+    ("member", "dm", "/update 1 flying", "不认识状态“flying”"),
+    ("member", "dm", "/update 0 done", "“0”不是任务编号"),
+    ("member", "dm", "/update 111 done", "“111”不是任务编号"),
+    ("member", "dm", "/update abc done", "“abc”不是任务编号"),
+    ("member", "dm", "/update 1 done 150%", "进度“150%”超出范围"),
+    ("member", "dm", "/update 1 进行中 50％", "已记录：任务 1 → 🔵 进行中 50%"),
+    ("member", "dm", "/update 1 DONE", "已记录：任务 1 → ✅ 已完成 100%"),
+    ("member", "dm", "/update 1 推进中 60 % 正在推进", "已记录：任务 1 → 🔵 进行中 60%"),
+    ("member", "dm", "/update 1 卡住 <b>bold</b> & co", "“<b>bold</b> & co”"),
+    ("member", "dm", "/update 1 blocked 🚧 等待审批 👨‍👩‍👧", "“🚧 等待审批 👨‍👩‍👧”"),
+    ("member", "dm", f"/update 1 in_progress {RTL}", f"“{RTL}”"),
+    ("member", "dm", f"/update 1 in_progress {ZERO_WIDTH}", "已记录：任务 1 → 🔵 进行中"),
+    ("member", "dm", f"/update 1 done {LONG_NOTE}", "说明太长（4000 字），最多 1000 字。"),
+    ("stranger", "dm", "/update 1 done", "你还没有加入任何部门，请先通过邀请链接加入。"),
+    ("member", "dm", "/update 12 done", "只有牵头部门中央宣传部的成员可以修改这项任务的状态。"),
+    # /note
+    ("member", "dm", "/note", "用法：/note"),
+    ("member", "dm", "/note 1", "用法：/note"),
+    ("member", "dm", f"/note 1 {ZERO_WIDTH}", "用法：/note"),
+    ("member", "dm", "/note x hello", "“x”不是任务编号"),
+    ("member", "dm", f"/note 1 {LONG_NOTE}", "说明太长（4000 字）"),
+    ("member", "dm", "/note 1 <script>alert(1)</script>", "已为任务 1 添加说明。"),
+    ("member", "dm", "/note 1 a & b &amp; c", "已为任务 1 添加说明。"),
+    ("member", "dm", f"/note 1 {RTL}", "已为任务 1 添加说明。"),
+    ("member", "dm", "/note 1 👍🏽👨‍👩‍👧✅", "已为任务 1 添加说明。"),
+    # lists and search
+    ("member", "dm", "/mytasks foo", "用法：/mytasks [lead|blocked|stale]"),
+    ("member", "dm", "/mytasks lead extra", "用法：/mytasks"),
+    ("member", "dm", "/mytasks 受阻", "筛选：受阻的任务，0 项"),
+    ("stranger", "dm", "/mytasks", "你还没有加入任何部门"),
+    ("stranger", "dm", "/find", "用法：/find"),
+    ("stranger", "dm", "/find <>&", "包含“<>&”的任务：0 项"),
+    ("stranger", "dm", "/find 🤖", "包含“🤖”的任务：0 项"),
+    # departments: unknown, ambiguous, and where a command does not apply
+    ("admin", "dm", "/invite", "用法：/invite"),
+    ("admin", "dm", "/invite nowhere", "找不到部门“nowhere”。发送 /depts 查看所有部门及其代码。"),
+    ("admin", "dm", "/invite 最高", "“最高”对应 2 个部门，请选择："),
+    ("admin", "dm", "/invite cnipa boss", "找不到部门“cnipa boss”。你是不是指："),
+    ("admin", "dm", "/bind cnipa", "这个命令只能在群里使用。"),
+    ("admin", "group", "/bind", "用法：/bind"),
+    ("admin", "group", "/bind <b>xyz</b>", "找不到部门“<b>xyz</b>”"),
+    ("member", "group", "/unbind", "只有管理员或本群所绑定部门的负责人可以解除绑定。"),
+    ("stranger", "dm", "/unbind", "这个命令只能在群里使用。"),
+    ("stranger", "dm", "/lang fr", "用法：/lang zh 或 /lang en"),
+    ("stranger", "dm", "/lang", "用法：/lang"),
+    ("member", "group", "/lang en", "只有管理员或本群所绑定部门的负责人可以更改本群的设置。"),
+    # deep links and stray input
+    ("stranger", "dm", "/start join-doesnotexist0000", "邀请链接无效"),
+    ("stranger", "dm", "/start task-0", "“0”不是任务编号"),
+    ("stranger", "dm", "/start task-abc", "“abc”不是任务编号"),
+    ("stranger", "dm", "/start garbage", "这个链接无法识别"),
+    ("stranger", "dm", "/frobnicate", "不认识命令 /frobnicate。发送 /help 查看可用命令。"),
+    ("stranger", "dm", "hello", "我只理解命令"),
+    ("member", "group", "/task@other_bot 5", None),
+    ("member", "group", "/frobnicate", None),
+    ("member", "group", "/frobnicate@plan_test_bot", "不认识命令 /frobnicate"),
+    ("member", "group", "/task@plan_test_bot 5", "任务 5 ·"),
+]
+
+
+@pytest.mark.parametrize(
+    ("who", "where", "text", "expected"), CASES, ids=[c[2][:40] for c in CASES]
+)
+async def test_malformed_input_gets_a_clear_answer(
+    bot: Harness, who: str, where: str, text: str, expected: str | None
+) -> None:
+    user_id = {"admin": ADMIN_ID, "member": MEMBER, "stranger": STRANGER}[who]
+    person, dm = bot.user(user_id, "?")
+    chat = dm if where == "dm" else bot.fake.chat(GROUP)
+    before = len(bot.fake.rejections)
+    await bot.fake.send(person, chat, text)
+    replies = await bot.fake.replies(chat, at_least=0 if expected is None else 1)
+    if expected is None:
+        assert replies == []
+        return
+    assert replies, f"no answer to {text!r}"
+    answer = replies[-1].text
+    assert expected in answer
+    assert len(answer) < 1200, "a clear answer is a short one"
+    assert "Traceback" not in answer and "出错了" not in answer
+    assert len(bot.fake.rejections) == before
+
+
+async def test_a_5000_character_note_arrives_in_two_messages_and_both_are_answered(
+    bot: Harness,
+) -> None:
+    """Telegram clients split text over 4,096 characters; the bot answers each part."""
+    member, dm = bot.user(MEMBER, "Ming")
+    note = "/note 1 " + "长" * 5000
+    await bot.fake.send(member, dm, note[:4096])
+    (first,) = await bot.fake.replies(dm)
+    assert first.text == "说明太长（4088 字），最多 1000 字。"
+    await bot.fake.send(member, dm, note[4096:])
+    (second,) = await bot.fake.replies(dm)
+    assert second.text.startswith("我只理解命令")
+
+
+async def test_after_all_that_nothing_was_refused_and_the_bot_still_serves(bot: Harness) -> None:
+    assert len(CASES) >= 40
+    assert bot.fake.rejections == []
+    member, dm = bot.user(MEMBER, "Ming")
+    card = await bot.ask(member, dm, "/task 1")
+    assert card.startswith("任务 1 ·")
+    assert "“<b>bold</b> & co”" in card or "<script>" in card  # escaped text shows literally
