@@ -23,6 +23,18 @@ class OutboxItem:
 
 
 SELECT_ITEM = "SELECT id, chat_id, kind, payload, update_id, attempts, not_before FROM outbox"
+NEXT_PER_CHAT = """
+SELECT o.id, o.chat_id, o.kind, o.payload, o.update_id, o.attempts, o.not_before
+FROM outbox AS o JOIN chats AS c ON c.chat_id = o.chat_id AND c.active = 1
+WHERE o.state = 'pending' AND o.not_before <= :now
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox AS e
+      WHERE e.chat_id = o.chat_id AND e.id < o.id
+        AND (e.state = 'sending'
+             OR (e.state = 'pending' AND (e.attempts > 0 OR e.not_before <= :now))))
+ORDER BY o.not_before, o.id
+LIMIT :limit
+"""
 
 
 def _item(row: sqlite3.Row) -> OutboxItem:
@@ -76,13 +88,31 @@ class Outbox:
             return cursor.lastrowid if cursor.rowcount else None
 
     async def due(self, *, limit: int = 100) -> list[OutboxItem]:
-        """Pending messages whose time has come, oldest first."""
+        """Pending messages whose time has come, oldest first; none for inactive chats."""
         rows = await self._db.fetchall(
-            f"{SELECT_ITEM} WHERE state = 'pending' AND not_before <= ? ORDER BY not_before, id"
-            " LIMIT ?",
+            f"{SELECT_ITEM} WHERE state = 'pending' AND not_before <= ?"
+            " AND chat_id IN (SELECT chat_id FROM chats WHERE active = 1)"
+            " ORDER BY not_before, id LIMIT ?",
             (self._db.now(), limit),
         )
         return [_item(r) for r in rows]
+
+    async def next_per_chat(self, *, limit: int = 100) -> list[OutboxItem]:
+        """The one message to send next in each active chat, so a chat keeps its id order.
+
+        A chat's due row waits while an older row of the chat is in flight, due, or waiting
+        out a retry (attempted before); a row merely scheduled for later (never attempted)
+        does not hold up the rows behind it.
+        """
+        rows = await self._db.fetchall(NEXT_PER_CHAT, {"now": self._db.now(), "limit": limit})
+        return [_item(r) for r in rows]
+
+    async def requeue_sending(self) -> int:
+        """Put back in the queue what a crash left in flight; its request may have gone out."""
+        return await self._db.execute(
+            "UPDATE outbox SET state = 'pending', last_error = 'interrupted; sent again'"
+            " WHERE state = 'sending'"
+        )
 
     async def get(self, item_id: int) -> OutboxItem | None:
         row = await self._db.fetchone(f"{SELECT_ITEM} WHERE id = ?", (item_id,))
@@ -119,14 +149,6 @@ class Outbox:
         await self._db.execute(
             "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?",
             (error[:500], item_id),
-        )
-
-    async def fail_chat(self, chat_id: int, *, error: str) -> int:
-        """Give up on everything owed to a chat that blocked or removed the bot."""
-        return await self._db.execute(
-            "UPDATE outbox SET state = 'failed', last_error = ?"
-            " WHERE chat_id = ? AND state IN ('pending', 'sending')",
-            (error[:500], chat_id),
         )
 
     async def counts(self) -> dict[str, int]:

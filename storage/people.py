@@ -198,12 +198,25 @@ class Chats:
         )
         return [_chat(r) for r in rows]
 
-    async def set_active(self, chat_id: int, active: bool, *, reason: str | None = None) -> None:
-        """A chat that blocked or removed the bot is inactive: nothing more is sent to it."""
-        await self._db.execute(
-            "UPDATE chats SET active = ?, inactive_reason = ? WHERE chat_id = ?",
-            (int(active), None if active else reason, chat_id),
-        )
+    async def set_active(self, chat_id: int, active: bool, *, reason: str | None = None) -> int:
+        """A chat that blocked or removed the bot is inactive, and what it was owed is given up
+        in the same transaction (so that nothing stale is sent if it comes back); returns how
+        many messages were given up."""
+        async with self._db.transaction() as conn:
+            await write(
+                conn,
+                "UPDATE chats SET active = ?, inactive_reason = ? WHERE chat_id = ?",
+                (int(active), None if active else reason, chat_id),
+            )
+            if active:
+                return 0
+            dropped = await write(
+                conn,
+                "UPDATE outbox SET state = 'failed', last_error = ?"
+                " WHERE chat_id = ? AND state IN ('pending', 'sending')",
+                (f"chat inactive: {reason}"[:500], chat_id),
+            )
+        return dropped.rowcount
 
     async def migrate(self, old_id: int, new_id: int) -> None:
         """Follow a group upgraded to a supergroup: its binding, settings and queue move along."""

@@ -633,3 +633,23 @@ async def test_delay_makes_the_client_time_out(fake: FakeTelegram, bot: Bot) -> 
     await fake.idle()  # the delayed request is in flight until it is carried out
     assert [m.text for m in fake.bot_messages(fake.private_chat(alice))] == ["slow"]
     await bot.send_message(alice.id, "fast", read_timeout=0.5)
+
+
+async def test_lost_request_times_out_and_is_never_carried_out(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    alice = fake.add_user(1001, "Alice", started=True)
+    fake.delay("sendMessage", 0.3, count=1, chat_id=alice.id, process=False)
+    with pytest.raises(TimedOut):
+        await bot.send_message(alice.id, "lost", read_timeout=0.05)
+    await fake.idle()  # the lost request is held until its delay is over, then dropped
+    assert fake.bot_messages(fake.private_chat(alice)) == []
+    assert [f.description for f in fake.faults] == [
+        "Gateway Timeout: the request was lost before Telegram handled it"
+    ]
+    assert fake.rejections == []
+    fake.delay("sendMessage", 0.01, count=1, process=False)
+    with pytest.raises(NetworkError, match="lost before Telegram handled it"):
+        await bot.send_message(alice.id, "answered but lost", read_timeout=1)
+    await bot.send_message(alice.id, "delivered", read_timeout=0.5)
+    assert [m.text for m in fake.bot_messages(fake.private_chat(alice))] == ["delivered"]

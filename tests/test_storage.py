@@ -825,7 +825,7 @@ async def test_mark_failed(storage: Storage) -> None:
     assert await storage.outbox.mark_sending(item) is False
 
 
-async def test_fail_chat_fails_only_that_chats_pending_items(storage: Storage) -> None:
+async def test_an_inactive_chat_gives_up_only_its_own_owed_items(storage: Storage) -> None:
     await group(storage, GROUP)
     await group(storage, OTHER)
     pending = await storage.outbox.enqueue(GROUP, "n", {})
@@ -836,7 +836,7 @@ async def test_fail_chat_fails_only_that_chats_pending_items(storage: Storage) -
     await storage.outbox.mark_sending(sent)
     await storage.outbox.mark_sent(sent, message_id=1)
 
-    assert await storage.outbox.fail_chat(GROUP, error="403 bot was blocked") == 2
+    assert await storage.chats.set_active(GROUP, False, reason="403 bot was blocked") == 2
 
     assert [await storage.outbox.state(i) for i in (pending, sending, sent, theirs)] == [
         "failed",
@@ -845,7 +845,8 @@ async def test_fail_chat_fails_only_that_chats_pending_items(storage: Storage) -
         "pending",
     ]
     assert [i.id for i in await storage.outbox.due()] == [theirs]
-    assert await storage.outbox.fail_chat(GROUP, error="again") == 0
+    assert await storage.chats.set_active(GROUP, True) == 0
+    assert [i.id for i in await storage.outbox.due()] == [theirs], "nothing stale comes back"
 
 
 async def test_counts(storage: Storage) -> None:

@@ -75,12 +75,13 @@ def _bot_receives(world: World, chat: FakeChat, message: FakeMessage) -> bool:
     return False
 
 
-def set_blocked(world: World, user: FakeUser, blocked: bool) -> None:
-    """Block or unblock the bot, with the my_chat_member update Telegram sends."""
+def set_blocked(world: World, user: FakeUser, blocked: bool, *, notify: bool = True) -> None:
+    """Block or unblock the bot, with the my_chat_member update Telegram sends (unless
+    ``notify`` is off: the update lost or not yet delivered, so only a send finds out)."""
     if user.blocked == blocked:
         return
     user.blocked = blocked
-    if user.started:
+    if user.started and notify:
         old, new = ("member", "kicked") if blocked else ("kicked", "member")
         world.enqueue_member_change(world.chats[user.id], user, old, new)
 

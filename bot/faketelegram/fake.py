@@ -16,7 +16,7 @@ from typing import Any
 from bot.faketelegram import actions
 from bot.faketelegram.api_bot import scope_key
 from bot.faketelegram.errors import ApiError
-from bot.faketelegram.limits import Fault, RateLimiter, RateLimits, make_error
+from bot.faketelegram.limits import LOST, Fault, RateLimiter, RateLimits, make_error
 from bot.faketelegram.models import (
     CallbackAnswer,
     FakeCallbackQuery,
@@ -145,9 +145,10 @@ class FakeTelegram:
         """Any known chat by id."""
         return self._world.chats[chat_id]
 
-    def block(self, user: FakeUser) -> None:
-        """The user blocks the bot: sends to them answer 403."""
-        actions.set_blocked(self._world, user, True)
+    def block(self, user: FakeUser, *, notify: bool = True) -> None:
+        """The user blocks the bot: sends to them answer 403; ``notify=False`` withholds the
+        my_chat_member update, so the bot learns of it only from a refused send."""
+        actions.set_blocked(self._world, user, True, notify=notify)
 
     def unblock(self, user: FakeUser) -> None:
         """The user unblocks the bot."""
@@ -351,10 +352,22 @@ class FakeTelegram:
         self._dispatcher.faults.add(Fault(method, chat_id, count, error=error))
 
     def delay(
-        self, method: str, seconds: float, *, count: int | None = None, chat_id: int | None = None
+        self,
+        method: str,
+        seconds: float,
+        *,
+        count: int | None = None,
+        chat_id: int | None = None,
+        process: bool = True,
     ) -> None:
-        """Calls of ``method`` wait ``seconds`` before being carried out and answered."""
-        self._dispatcher.faults.add(Fault(method, chat_id, count, seconds=seconds))
+        """Calls of ``method`` wait ``seconds`` before being carried out and answered.
+
+        A client that gives up first cannot tell whether the call took effect: by default it
+        did (a retry repeats it); with ``process=False`` it was lost and never carried out
+        (answered with a 504 if anyone still waits).
+        """
+        error = None if process else LOST
+        self._dispatcher.faults.add(Fault(method, chat_id, count, error=error, seconds=seconds))
 
     def clear_faults(self) -> None:
         """Disarm every ``fail_next`` and ``delay``."""

@@ -83,7 +83,11 @@ _DEFAULT_DESCRIPTIONS = {
 
 @dataclass
 class Fault:
-    """A failure or delay armed by a test, for ``remaining`` matching requests (None: all)."""
+    """A failure or delay armed by a test, for ``remaining`` matching requests (None: all).
+
+    With both ``seconds`` and ``error`` the request hangs, is then not carried out, and is
+    answered with the error (if the client still waits): a request lost on the way.
+    """
 
     method: str
     chat_id: int | None
@@ -93,6 +97,10 @@ class Fault:
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         return self.method == method and (self.chat_id is None or self.chat_id == chat_id)
+
+
+LOST = ApiError(504, "Gateway Timeout: the request was lost before Telegram handled it")
+"""What a lost request (``FakeTelegram.delay(..., process=False)``) is answered with."""
 
 
 def make_error(error_code: int, description: str | None, retry_after: int | None) -> ApiError:
@@ -134,9 +142,8 @@ class FaultInjector:
                 continue
             if fault.error is not None and error is not None:
                 continue
-            if fault.error is None:
-                delay += fault.seconds
-            else:
+            delay += fault.seconds
+            if fault.error is not None:
                 error = fault.error
             if fault.remaining is not None:
                 fault.remaining -= 1

@@ -1,0 +1,478 @@
+"""The outbox sender: delivers owed messages within Telegram's flood limits and loses none.
+
+Rows of the ``outbox`` table are sent by one background task, a few chats at a time, never two
+at once to the same chat and always in id order within a chat (``Outbox.next_per_chat``). The
+sender keeps Telegram's limits itself (token buckets: overall, per private chat, per group),
+waits out 429s, retries network failures and 5xx answers for ever with exponential backoff,
+marks chats that blocked or removed the bot inactive, and follows groups that became
+supergroups.
+
+Delivery is at least once, with a window of one request per row in flight: a row is claimed
+(``sending``) before its request goes out, and marked ``sent`` in the statement right after
+Telegram's answer. A crash, or an abrupt ``stop(grace=0)``, in between leaves it ``sending``; the
+next start puts it back in the queue. If Telegram had carried out that request, or answered it
+after our timeout gave up (``TimedOut`` is retried too), the chat sees that message twice. Nothing
+is ever lost.
+
+The sender talks to the Bot API through its own connection pool and without PTB's
+``AIORateLimiter``: that limiter retries 429s inside the request and pauses every request of the
+bot meanwhile, and cannot be told not to for one call (``rate_limit_args=0`` is ignored as
+falsy). The sender is the rate limiter for what it sends; its overall rate stays under 30/s to
+leave room for the replies handlers send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, Message
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, ExtBot
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.context import BotData
+from bot.render.outgoing import Outgoing, Render, renderer
+from storage import Storage
+from storage.outbox import OutboxItem
+
+log = logging.getLogger(__name__)
+
+SENDER_KEY = "sender"
+"""Where ``post_init`` keeps the running sender in ``bot_data.extra`` (handlers call ``wake``)."""
+OPTIONS_KEY = "sender_options"
+"""Where :func:`configure` leaves options for the sender ``post_init`` starts."""
+
+FLOOD_WINDOW = 1.0
+"""429s from two different chats within this many seconds look like a global flood limit."""
+GONE_MARKERS = ("chat not found", "group chat was deactivated")
+"""``BadRequest`` texts meaning the chat no longer exists for the bot (like ``Forbidden``)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's flood limits as the sender keeps them."""
+
+    per_second: float = 25.0
+    """Messages a second overall (Telegram allows about 30; the rest is for handler replies)."""
+    private_per_second: float = 1.0
+    group_per_minute: float = 20.0
+    burst: int = 2
+    """Messages a chat may get at once before its rate applies. Telegram tolerates about 3;
+    one less keeps a margin for requests that reach it closer together than they left."""
+
+
+@dataclass(frozen=True)
+class SenderOptions:
+    """How the sender behaves; the defaults suit production, tests shorten the timeouts."""
+
+    concurrency: int = 6
+    """Requests in flight at once, each to a different chat."""
+    poll_interval: float = 1.0
+    """Longest wait between looks at the queue when nobody calls ``wake``."""
+    read_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    max_backoff: float = 300.0
+    """Longest wait before retrying after a network failure or a 5xx answer."""
+    batch: int = 200
+    """Chats considered per look at the queue."""
+    stop_grace: float = 30.0
+    """How long ``stop`` lets sends in flight finish before abandoning them."""
+    limits: Limits = field(default_factory=Limits)
+
+
+class Bucket:
+    """Token bucket on the monotonic clock: ``capacity`` sends at once, ``rate`` a second after."""
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.stamp = now
+
+    def _refill(self, now: float) -> None:
+        """Credit the time since the last look."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a send is allowed (0 when it is allowed now)."""
+        self._refill(now)
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        """Spend one send."""
+        self._refill(now)
+        self.tokens -= 1
+
+    def full(self, now: float) -> bool:
+        """Unused for so long that forgetting it changes nothing."""
+        self._refill(now)
+        return self.tokens >= self.capacity
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """The wait Telegram asked for, whatever PTB's ``PTB_TIMEDELTA`` setting."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def is_gone(exc: TelegramError) -> bool:
+    """Blocked, kicked, or the chat does not exist: nothing can ever be sent there again."""
+    if isinstance(exc, Forbidden):
+        return True
+    text = exc.message.lower()
+    return isinstance(exc, BadRequest) and any(marker in text for marker in GONE_MARKERS)
+
+
+def private_bot(template: Bot, options: SenderOptions) -> tuple[ExtBot[None], HTTPXRequest]:
+    """A bot like ``template`` (token, API server, defaults) with its own pool, no rate limiter."""
+    request = HTTPXRequest(
+        connection_pool_size=options.concurrency + 1,
+        read_timeout=options.read_timeout,
+        write_timeout=options.read_timeout,
+        connect_timeout=options.connect_timeout,
+        pool_timeout=options.connect_timeout,
+    )
+    api_url, file_url = template.base_url, template.base_file_url
+    bot: ExtBot[None] = ExtBot(
+        template.token,
+        base_url=lambda _token: api_url,
+        base_file_url=lambda _token: file_url,
+        request=request,
+        get_updates_request=request,
+        defaults=template.defaults if isinstance(template, ExtBot) else None,
+    )
+    return bot, request
+
+
+class OutboxSender:
+    """Drains the outbox in the background: ``start``, ``wake`` after enqueueing, ``stop``."""
+
+    def __init__(
+        self,
+        template: Bot,
+        storage: Storage,
+        render: Render,
+        options: SenderOptions | None = None,
+    ) -> None:
+        self.options = options or SenderOptions()
+        self._bot, self._request = private_bot(template, self.options)
+        self._storage = storage
+        self._render = render
+        self._clock: Callable[[], float] = time.monotonic
+        limits = self.options.limits
+        self._global = Bucket(limits.per_second, limits.per_second, self._clock())
+        self._chats: dict[int, Bucket] = {}
+        self._busy: set[int] = set()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._floods: dict[int, float] = {}
+        self._hold_until = 0.0
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._loop: asyncio.Task[None] | None = None
+        self._stop_lock = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Whether the background task is draining the queue."""
+        return self._loop is not None
+
+    @property
+    def in_flight(self) -> int:
+        """Sends under way right now."""
+        return len(self._inflight)
+
+    async def start(self) -> None:
+        """Requeue what a crash left in flight, then start draining; a second call does nothing."""
+        if self._loop is not None:
+            return
+        await self._request.initialize()
+        try:
+            requeued = await self._storage.outbox.requeue_sending()
+        except BaseException:
+            await self._request.shutdown()
+            raise
+        if requeued:
+            log.warning(
+                "outbox: %d messages were in flight at the last stop; sending again", requeued
+            )
+        self._closing = False
+        self._loop = asyncio.create_task(self._run(), name="outbox-sender")
+
+    def wake(self) -> None:
+        """Something was enqueued: look at the queue now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def stop(self, *, grace: float | None = None) -> None:
+        """Send nothing new, let sends in flight finish and record their outcome, free the pool.
+
+        Sends still running after ``grace`` seconds (default ``options.stop_grace``; 0 for a
+        crash-like stop) are abandoned: their rows stay ``sending`` and go back in the queue at
+        the next start. Every other row stays pending. Calling it again does nothing.
+        """
+        async with self._stop_lock:
+            if self._loop is None:
+                return
+            self._closing = True
+            self._wakeup.set()
+            loop, self._loop = self._loop, None
+            limit = self.options.stop_grace if grace is None else grace
+            try:
+                await _finish([loop, *self._inflight], limit)
+            finally:
+                await self._request.shutdown()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        """Look at the queue, start what may go now, sleep until woken or something is due."""
+        while not self._closing:
+            self._wakeup.clear()
+            try:
+                pause = await self._dispatch()
+            except Exception:
+                log.exception("outbox: could not read the queue; trying again")
+                pause = self.options.poll_interval
+            await self._sleep(pause)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait for ``wake`` (or a send finishing), at most ``seconds``."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(seconds, 0.005)):
+                await self._wakeup.wait()
+
+    async def _dispatch(self) -> float:
+        """Start every send the limits allow now; returns how long the loop may sleep."""
+        now = self._clock()
+        if now < self._hold_until:
+            return self._hold_until - now
+        pause = self.options.poll_interval
+        if len(self._inflight) >= self.options.concurrency:
+            return pause
+        for item in await self._storage.outbox.next_per_chat(limit=self.options.batch):
+            if self._closing or len(self._inflight) >= self.options.concurrency:
+                break
+            if item.chat_id in self._busy:
+                continue
+            now = self._clock()
+            overall = self._global.wait(now)
+            if overall > 0:
+                return min(pause, overall)
+            chat = self._bucket(item.chat_id, now)
+            wait = chat.wait(now)
+            if wait > 0:
+                pause = min(pause, wait)
+                continue
+            self._global.take(now)
+            chat.take(now)
+            self._launch(item)
+        return pause
+
+    def _bucket(self, chat_id: int, now: float) -> Bucket:
+        """The chat's bucket: 1/s in private chats, 20/min in groups (negative ids)."""
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            if len(self._chats) > 4096:
+                self._chats = {c: b for c, b in self._chats.items() if not b.full(now)}
+            limits = self.options.limits
+            rate = limits.group_per_minute / 60 if chat_id < 0 else limits.private_per_second
+            bucket = self._chats[chat_id] = Bucket(rate, limits.burst, now)
+        return bucket
+
+    def _launch(self, item: OutboxItem) -> None:
+        """Send one row in its own task; the chat is busy until it is done."""
+        self._busy.add(item.chat_id)
+        task = asyncio.create_task(self._deliver(item), name=f"outbox-{item.id}")
+        self._inflight.add(task)
+        task.add_done_callback(lambda done: self._landed(item, done))
+
+    def _landed(self, item: OutboxItem, task: asyncio.Task[None]) -> None:
+        """A send is over: free its chat and slot and look at the queue again."""
+        self._inflight.discard(task)
+        self._busy.discard(item.chat_id)
+        self._wakeup.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "outbox %d to chat %d: delivery broke: %r", item.id, item.chat_id, task.exception()
+            )
+
+    # --- one row ----------------------------------------------------------------------------
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        """Claim, send and record one row; a failure of our own puts it back in the queue."""
+        if self._closing or not await self._storage.outbox.mark_sending(item.id):
+            return
+        claimed = await self._storage.outbox.get(item.id) or item  # chat id and attempts now
+        try:
+            await self._send(claimed)
+        except Exception as exc:
+            log.exception("outbox %d to chat %d: failed in the bot itself", item.id, item.chat_id)
+            await self._retry_in(claimed, self._backoff(claimed), f"internal error: {exc!r}")
+
+    async def _send(self, item: OutboxItem) -> None:
+        """Render and send; record the outcome right after the answer (a small repeat window)."""
+        outgoing = await self._render(item)
+        if outgoing is None:
+            log.warning(
+                "outbox %d to chat %d: nothing to send; marked failed", item.id, item.chat_id
+            )
+            await self._storage.outbox.mark_failed(item.id, error="nothing to send")
+            return
+        try:
+            message = await self._post(item.chat_id, outgoing)
+        except TelegramError as exc:
+            await self._refused(item, exc)
+            return
+        await self._storage.outbox.mark_sent(item.id, message_id=message.message_id)
+        await self._remember(message.chat_id, message.message_id, outgoing)
+
+    async def _post(self, chat_id: int, outgoing: Outgoing) -> Message:
+        """One Bot API request: a text, or a photo with the text as its caption."""
+        if outgoing.photo is not None:
+            return await self._bot.send_photo(
+                chat_id, outgoing.photo, caption=outgoing.text, reply_markup=outgoing.keyboard
+            )
+        return await self._bot.send_message(
+            chat_id, outgoing.text, reply_markup=outgoing.keyboard, disable_web_page_preview=True
+        )
+
+    async def _remember(self, chat_id: int, message_id: int, outgoing: Outgoing) -> None:
+        """A message showing a task: a reply to it becomes a note on that task."""
+        if outgoing.task is not None:
+            await self._storage.message_tasks.remember(chat_id, message_id, outgoing.task)
+
+    async def _refused(self, item: OutboxItem, exc: TelegramError) -> None:
+        """Telegram said no (or did not answer): decide what becomes of the row."""
+        if isinstance(exc, RetryAfter):
+            await self._flooded(item, retry_after_seconds(exc))
+        elif isinstance(exc, ChatMigrated):
+            await self._migrated(item, exc.new_chat_id)
+        elif is_gone(exc):
+            await self._gone(item, exc.message)
+        elif isinstance(exc, BadRequest):
+            log.warning(
+                "outbox %d to chat %d: refused: %s; marked failed",
+                item.id,
+                item.chat_id,
+                exc.message,
+            )
+            await self._storage.outbox.mark_failed(item.id, error=exc.message)
+        else:
+            delay = self._backoff(item)
+            log.warning(
+                "outbox %d to chat %d: %s: %s; retry in %.0f s (attempt %d)",
+                item.id,
+                item.chat_id,
+                type(exc).__name__,
+                exc.message,
+                delay,
+                item.attempts,
+            )
+            await self._retry_in(item, delay, f"{type(exc).__name__}: {exc.message}")
+
+    async def _flooded(self, item: OutboxItem, seconds: float) -> None:
+        """Wait out a 429 in this chat; in several chats at once, pause every send."""
+        await self._retry_in(item, seconds, f"flood control: retry after {seconds:g} s")
+        now = self._clock()
+        self._floods = {c: at for c, at in self._floods.items() if now - at < FLOOD_WINDOW}
+        self._floods[item.chat_id] = now
+        everything = len(self._floods) > 1
+        if everything:
+            self._hold_until = max(self._hold_until, now + seconds)
+        log.warning(
+            "outbox %d to chat %d: flood control, retry in %g s%s",
+            item.id,
+            item.chat_id,
+            seconds,
+            " (in several chats: all sends paused)" if everything else "",
+        )
+
+    async def _migrated(self, item: OutboxItem, new_chat_id: int) -> None:
+        """The group became a supergroup: move the chat and its queue, send there at once."""
+        await self._storage.chats.migrate(item.chat_id, new_chat_id)
+        await self._retry_in(item, 0, f"chat migrated to {new_chat_id}")
+        log.info(
+            "outbox %d to chat %d: chat became %d; sending there",
+            item.id,
+            item.chat_id,
+            new_chat_id,
+        )
+
+    async def _gone(self, item: OutboxItem, reason: str) -> None:
+        """Blocked or removed: give up on everything owed to the chat, then mark it inactive."""
+        dropped = await self._storage.chats.set_active(item.chat_id, False, reason=reason)
+        log.warning(
+            "outbox %d to chat %d: %s; chat inactive, %d messages dropped",
+            item.id,
+            item.chat_id,
+            reason,
+            dropped,
+        )
+
+    def _backoff(self, item: OutboxItem) -> float:
+        """1, 2, 4 … seconds by attempt, capped: a long outage is retried for ever, gently."""
+        return float(min(self.options.max_backoff, 2.0 ** max(item.attempts - 1, 0)))
+
+    async def _retry_in(self, item: OutboxItem, seconds: float, error: str) -> None:
+        """Back to the queue, due in ``seconds``; the chat's later rows wait behind it."""
+        not_before = self._storage.db.clock() + timedelta(seconds=seconds)
+        await self._storage.outbox.retry_later(item.id, not_before=not_before, error=error)
+
+
+async def _finish(tasks: list[asyncio.Task[None]], grace: float) -> None:
+    """Let ``tasks`` end within ``grace`` seconds, then cancel the rest and wait for them."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace) if grace > 0 else (set(), set(tasks))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+# --- wiring into the application -------------------------------------------------------------
+
+
+def configure(app: Application[Any, Any, Any, Any, BotData, Any], options: SenderOptions) -> None:
+    """Options for the sender ``post_init`` will start (call before the application starts)."""
+    app.bot_data.extra[OPTIONS_KEY] = options
+
+
+async def start_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> OutboxSender:
+    """Start the sender for an application whose storage and plan ``post_init`` has loaded."""
+    data = app.bot_data
+    if data.storage is None or data.plan is None or data.settings is None:
+        raise RuntimeError("the outbox sender starts after the storage and the plan")
+    options = data.extra.get(OPTIONS_KEY)
+    sender = OutboxSender(
+        app.bot,
+        data.storage,
+        renderer(data.storage, data.plan, data.settings.bot_language),
+        options if isinstance(options, SenderOptions) else None,
+    )
+    await sender.start()
+    data.extra[SENDER_KEY] = sender
+    return sender
+
+
+async def stop_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
+    """Stop the application's sender (before its storage closes); nothing if none runs."""
+    sender = outbox_sender(app.bot_data)
+    if sender is not None:
+        await sender.stop()
+
+
+def outbox_sender(data: BotData) -> OutboxSender | None:
+    """The application's running sender, typed (``None`` before ``post_init``)."""
+    sender = data.extra.get(SENDER_KEY)
+    return sender if isinstance(sender, OutboxSender) else None

@@ -1,0 +1,134 @@
+"""End to end: buttons under cards, replies that become notes, following, and notifications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.faketelegram import FakeMessage
+from tests.harness import ADMIN_ID, Harness, running_bot
+from tests.test_e2e_commands import join
+
+MING, LAN, BO = 2, 3, 4
+GROUP = -1001
+
+
+@pytest.fixture
+async def bot(tmp_path: Path):
+    async with running_bot(tmp_path) as harness:
+        yield harness
+        assert not harness.fake.rejections, "the bot sent something Telegram would refuse"
+
+
+def labels(message: FakeMessage) -> list[str]:
+    return [text for row in message.buttons for text, _ in row]
+
+
+async def test_a_card_carries_status_note_and_follow_buttons(bot: Harness) -> None:
+    bo, dm = bot.user(BO, "Bo")
+    (card,) = await bot.say(bo, dm, "/task 5")
+    assert labels(card) == ["⚪ 未启动", "🔵 进行中", "✅ 已完成", "⛔ 受阻", "📝 说明", "🔔 关注"]
+    assert all(len(data.encode()) <= 64 for row in card.buttons for _, data in row)
+
+
+async def test_a_reply_to_a_card_becomes_a_note(bot: Harness) -> None:
+    ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
+    (card,) = await bot.say(ming, dm, "/task 10")
+    (answer,) = await bot.say(ming, dm, "已召开协作机制启动会 & 印发方案", reply_to=card)
+    assert answer.text == "已为任务 10 添加说明。"
+    assert "Ming（国家知识产权局）: “已召开协作机制启动会 & 印发方案”" in await bot.ask(
+        ming, dm, "/task 10"
+    )
+
+
+async def test_the_note_button_asks_with_a_forced_reply(bot: Harness) -> None:
+    ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
+    (card,) = await bot.say(ming, dm, "/task 10")
+    await bot.fake.tap(ming, card, text="📝 说明")
+    (prompt,) = await bot.fake.replies(dm)
+    assert prompt.text == "Ming，请回复这条消息，写下任务 10 的说明："
+    assert prompt.reply_markup["force_reply"] is True
+    (answer,) = await bot.say(ming, dm, "下周报送初稿", reply_to=prompt)
+    assert answer.text == "已为任务 10 添加说明。"
+
+
+async def test_a_reply_from_outside_the_task_is_refused_and_not_recorded(bot: Harness) -> None:
+    ming, _, _ = await join(bot, MING, "Ming", "cnipa")
+    bo, _ = bot.user(BO, "Bo")
+    group = bot.fake.add_group(GROUP, "Team", members=[ming, bo])
+    (card,) = await bot.say(ming, group, "/task 10")
+    (answer,) = await bot.say(bo, group, "我来补充一句", reply_to=card)
+    assert answer.text == "你还没有加入任何部门，请先通过邀请链接加入。"
+    assert "我来补充一句" not in await bot.ask(ming, group, "/task 10")
+    # People replying to each other are not talking to the bot.
+    (human,) = [m for m in bot.fake.messages(group) if m.text == "我来补充一句"]
+    assert await bot.fake.replies(group, at_least=0) == []
+    await bot.fake.send(ming, group, "好的", reply_to=human)
+    assert await bot.fake.replies(group, at_least=0) == []
+
+
+async def test_follow_and_unfollow_from_the_card_and_the_list(bot: Harness) -> None:
+    bo, dm = bot.user(BO, "Bo")
+    (card,) = await bot.say(bo, dm, "/task 5")
+    toast = await bot.fake.callback_answer(await bot.fake.tap(bo, card, text="🔔 关注"))
+    assert toast.text == "已关注任务 5：有更新时会通知这里。"
+    await bot.fake.replies(dm)
+    assert "🔕 取消关注" in labels(bot.fake.last_bot_message(dm))
+
+    assert "已关注中央宣传部的任务" in await bot.ask(bo, dm, "/subscribe 中宣部")
+    assert "已经关注了任务 5" in await bot.ask(bo, dm, "/subscribe 5")
+    (listing,) = await bot.say(bo, dm, "/subscriptions")
+    assert listing.text == "本聊天关注的内容（2 项）：\n• 中央宣传部的任务\n• 任务 5"
+    await bot.fake.tap(bo, listing, text="🔕 取消关注任务 5")
+    await bot.fake.replies(dm)
+    assert bot.fake.last_bot_message(dm).text == "本聊天关注的内容（1 项）：\n• 中央宣传部的任务"
+    assert "已取消关注全部任务" not in await bot.ask(bo, dm, "/unsubscribe all")
+
+
+async def test_only_admins_and_the_bound_managers_change_a_groups_subscriptions(
+    bot: Harness,
+) -> None:
+    admin, _ = bot.user(ADMIN_ID, "Ada")
+    ming, _, _ = await join(bot, MING, "Ming", "cnipa")
+    group = bot.fake.add_group(GROUP, "Team", members=[admin, ming])
+    await bot.ask(admin, group, "/bind cnipa")
+    refused = await bot.ask(ming, group, "/subscribe 5")
+    assert refused == "只有管理员或本群所绑定部门的负责人可以更改本群的设置。"
+    assert "已关注任务 5" in await bot.ask(admin, group, "/subscribe 5")
+    assert "本聊天关注的内容（1 项）" in await bot.ask(ming, group, "/subscriptions")
+
+
+async def test_each_follower_gets_one_notification_and_the_origin_none(bot: Harness) -> None:
+    admin, _ = bot.user(ADMIN_ID, "Ada")
+    ming, ming_dm, _ = await join(bot, MING, "Ming", "cnipa")
+    lan, lan_dm = bot.user(LAN, "Lan")
+    group = bot.fake.add_group(GROUP, "知识产权局工作群", members=[admin, ming])
+    await bot.ask(admin, group, "/bind cnipa")
+    await bot.ask(admin, group, "/subscribe cnipa")
+    await bot.ask(lan, lan_dm, "/subscribe 1")
+    await bot.ask(lan, lan_dm, "/subscribe all")  # task and everything: still one message
+    await bot.ask(ming, ming_dm, "/subscribe 1")  # the chat of origin: none
+    before_group = len(bot.fake.bot_messages(group))
+    before_lan = len(bot.fake.bot_messages(lan_dm))
+    before_ming = len(bot.fake.bot_messages(ming_dm))
+
+    await bot.ask(ming, ming_dm, "/update 1 进行中 30% 已起草")
+
+    # Delivered through the outbox, after the answer: wait for them in each chat.
+    (note,) = await bot.fake.replies(lan_dm, at_least=1, timeout=10)
+    (group_note,) = await bot.fake.replies(group, at_least=1, timeout=10)
+    await bot.fake.idle()
+    assert len(bot.fake.bot_messages(lan_dm)) == before_lan + 1
+    assert len(bot.fake.bot_messages(group)) == before_group + 1
+    assert len(bot.fake.bot_messages(ming_dm)) == before_ming + 1  # only the confirmation
+    assert note.text.startswith("🔔 任务 1 推进《中华人民共和国商标法》")
+    assert "Ming（国家知识产权局）: ⚪→🔵 进行中 30% “已起草”" in note.text
+    assert "🔕 取消关注" in labels(note)
+    assert "🔔 关注" in labels(group_note)
+
+    # A reply to a notification is a note too; a tap on it changes the status.
+    (answer,) = await bot.say(ming, group, "已报送", reply_to=group_note)
+    assert answer.text == "已为任务 1 添加说明。"
+    toast = await bot.fake.callback_answer(await bot.fake.tap(ming, group_note, text="✅ 已完成"))
+    assert toast.text == "已记录：任务 1 → ✅ 已完成 100%"
