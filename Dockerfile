@@ -20,8 +20,12 @@ RUN pip install .
 COPY data/tasks.json data/plan-2024.txt data/departments.json data/
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin bot \
-    && mkdir -p /var/lib/plan-bot && chown bot /var/lib/plan-bot
+    && mkdir -p /var/lib/plan-bot /app/.cache/matplotlib \
+    && chown bot /var/lib/plan-bot /app/.cache/matplotlib
 USER bot
+# matplotlib's font cache, built once here rather than at every start.
+ENV MPLCONFIGDIR=/app/.cache/matplotlib
+RUN python -c "import matplotlib.font_manager"
 
 ENV DATABASE_URL=sqlite:////var/lib/plan-bot/bot.db \
     TASKS_FILE=/app/data/tasks.json

@@ -27,19 +27,25 @@ from bot import callbacks
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
 from bot.departments import DepartmentResolver
+from bot.digest import Digester
 from bot.i18n import pick_language, plain, t
 from bot.plan import load_plan
-from handlers import chats, common, errors, membership, subscriptions, tasks, updates
+from handlers import chats, common, digest, errors, membership, subscriptions, tasks, updates
+from handlers.cards import wake_sender
 from handlers.menus import register_menus
 from storage import Storage
+from storage.db import Clock, utcnow
 
 HandlerCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 log = logging.getLogger(__name__)
 
 
-def build_application(settings: Settings) -> BotApplication:
-    """Wire the bot; nothing touches the network or the disk until the application starts."""
+def build_application(settings: Settings, *, clock: Clock | None = None) -> BotApplication:
+    """Wire the bot; nothing touches the network or the disk until the application starts.
+
+    ``clock`` lets tests control time (digest schedules, invite expiry); the bot uses real time.
+    """
     context_types = ContextTypes(context=BotContext, bot_data=BotData)
     app: BotApplication = (
         ApplicationBuilder()
@@ -55,6 +61,7 @@ def build_application(settings: Settings) -> BotApplication:
         .build()
     )
     app.bot_data.settings = settings
+    app.bot_data.clock = clock
     register_handlers(app)
     return app
 
@@ -83,6 +90,7 @@ def register_handlers(app: BotApplication) -> None:
         "subscribe": subscriptions.subscribe_command,
         "unsubscribe": subscriptions.unsubscribe_command,
         "subscriptions": subscriptions.subscriptions_command,
+        "digest": digest.digest_command,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE))
@@ -125,6 +133,12 @@ def register_handlers(app: BotApplication) -> None:
     app.add_error_handler(errors.error_handler)
 
 
+async def digest_tick(context: BotContext) -> None:
+    """Owe every digest whose time has come this week (after downtime, too)."""
+    if await context.digester.owe_due():
+        wake_sender(context)
+
+
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button whose data matches no current layout: forged, or from an old version."""
     query = update.callback_query
@@ -141,9 +155,20 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     assert settings is not None, "build_application sets the settings"
     data.plan = load_plan(settings.tasks_file)
     data.resolver = DepartmentResolver(data.plan.departments)
-    data.storage = Storage(settings.database_path)
+    data.storage = Storage(settings.database_path, clock=data.clock or utcnow)
     await data.storage.open()
+    data.tracking_since = await data.storage.db.tracking_since()
+    data.digester = Digester(
+        data.storage, data.plan, zone=settings.timezone,
+        default_language=settings.bot_language, tracking_since=data.tracking_since,
+    )  # fmt: skip
+    if app.job_queue is not None:
+        # The database decides what is due; the scheduler only asks, at start and each minute.
+        app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
     await register_menus(app.bot, settings.bot_language)
+    from bot.delivery import start_sender  # imported here: this function is its only user
+
+    await start_sender(app)  # after the storage is open: drains what a restart left owed
     log.info(
         "plan %r: %d tasks, %d departments; database %s",
         data.plan.title,
@@ -154,7 +179,10 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
 
 
 async def post_shutdown(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
-    """Close what ``post_init`` opened."""
+    """Close what ``post_init`` opened: the outbox sender first, while its storage is open."""
+    from bot.delivery import stop_sender
+
+    await stop_sender(app)
     if app.bot_data.storage is not None:
         await app.bot_data.storage.close()
         app.bot_data.storage = None

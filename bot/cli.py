@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.config import Settings, describe_error, load_settings
+from bot.config import MissingToken, Settings, describe_error, load_settings
 from bot.importer import PlanImportError, import_plan
 from bot.plan import PlanFileError, load_departments, load_plan
 
@@ -44,6 +44,13 @@ def parser() -> argparse.ArgumentParser:
         help="the sandbox's own database (default: %(default)s)",
     )
     box.add_argument("--fresh", action="store_true", help="start from an empty sandbox database")
+    dig = sub.add_parser("digest", help="preview a digest at the terminal, from the database")
+    which = dig.add_mutually_exclusive_group(required=True)
+    which.add_argument("--chat", type=int, help="the digest this chat would get")
+    which.add_argument("--dept", help="a department group's digest (code or name)")
+    which.add_argument("--all", action="store_true", help="the whole-plan digest")
+    dig.add_argument("--print", action="store_true", help="print it (the only output for now)")
+    dig.add_argument("--lang", choices=("zh", "en"), help="language (default: the chat's)")
     imp = sub.add_parser("import-plan", help="turn the published plan text into the tasks file")
     imp.add_argument("source", type=Path, help="the plan text, e.g. data/plan-2024.txt")
     imp.add_argument("-o", "--output", type=Path, default=Path("data/tasks.json"))
@@ -110,10 +117,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = settings_or_abort()
     try:
+        token = settings.token
+    except MissingToken as exc:
+        raise Abort(str(exc)) from None
+    try:
         load_plan(settings.tasks_file)  # fail before connecting, with the field that is wrong
     except PlanFileError as exc:
         raise Abort(f"TASKS_FILE: {exc}") from None
-    configure_logging(token=settings.token)
+    configure_logging(token=token)
     app = build_application(settings)
     try:
         app.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
@@ -136,7 +147,34 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return run_sandbox(database=args.database, fresh=args.fresh)
 
 
-COMMANDS = {"run": cmd_run, "sandbox": cmd_sandbox, "import-plan": cmd_import_plan}
+def cmd_digest(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.preview import preview_digest
+
+    settings = settings_or_abort()
+    try:
+        plan = load_plan(settings.tasks_file)
+    except PlanFileError as exc:
+        raise Abort(f"TASKS_FILE: {exc}") from None
+    try:
+        text = asyncio.run(
+            preview_digest(
+                settings, plan, chat=args.chat, dept=args.dept, whole=args.all, lang=args.lang
+            )
+        )
+    except LookupError as exc:
+        raise Abort(str(exc.args[0])) from None
+    print(text)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "sandbox": cmd_sandbox,
+    "import-plan": cmd_import_plan,
+    "digest": cmd_digest,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("subscribe", Audience.ANYONE),
     Command("unsubscribe", Audience.ANYONE),
     Command("subscriptions", Audience.ANYONE),
+    Command("digest", Audience.ANYONE),
     Command("invite", Audience.MANAGER),
     Command("bind", Audience.MANAGER, Where.GROUP),
     Command("unbind", Audience.MANAGER, Where.GROUP),

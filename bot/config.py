@@ -32,12 +32,17 @@ HINTS = {
 }
 
 
+class MissingToken(Exception):
+    """The bot was asked to talk to Telegram without a token."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    telegram_bot_token: SecretStr
+    telegram_bot_token: SecretStr | None = None
+    """Required to run the bot (checked there); previews, exports and backups do without."""
     telegram_api_base_url: str = TELEGRAM_API
     database_url: str = "sqlite:///data/bot.db"
     tasks_file: Path = Path("data/tasks.json")
@@ -50,7 +55,9 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_bot_token")
     @classmethod
-    def _token_shape(cls, value: SecretStr) -> SecretStr:
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         if not TOKEN_RE.match(value.get_secret_value().strip()):
             raise ValueError("malformed token")
         return SecretStr(value.get_secret_value().strip())
@@ -105,6 +112,8 @@ class Settings(BaseSettings):
 
     @property
     def token(self) -> str:
+        if self.telegram_bot_token is None:
+            raise MissingToken(f"TELEGRAM_BOT_TOKEN is not set: {HINTS['TELEGRAM_BOT_TOKEN']}")
         return self.telegram_bot_token.get_secret_value()
 
     @property

@@ -24,9 +24,7 @@ async def card(
     assert task is not None
     state = await context.storage.updates.state(number)
     history = await context.storage.updates.history(number, limit=5)
-    text = task_card(
-        context.plan, task, state, history, now=context.storage.db.clock(), lang=who.lang
-    )
+    text = task_card(context.plan, task, state, history, at=context.moment(), lang=who.lang)
     following = await follows_task(context, who.chat.chat_id, number)
     return text, card_keyboard(task, who.lang, following=following)
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from telegram import Message, Update
 
 from bot import callbacks
 from bot.context import BotContext
-from bot.i18n import Language, Markup, plain, t
+from bot.health import is_quiet
+from bot.i18n import Language, Markup, esc, plain, t
 from bot.parsing import ArgumentError, clean, parse_task_number
 from bot.plan import Plan, Task
+from bot.render.chart import caption, progress_chart
 from bot.render.tasks import (
     ListItem,
+    Moment,
     departments_table,
     list_page,
     overview,
@@ -26,7 +29,6 @@ from handlers.common import Caller, caller, command_text, edit, reply
 from storage.people import WHOLE_PLAN
 from storage.updates import Status, TaskState
 
-STALE_AFTER = timedelta(days=14)
 MINE = "u"
 """The scope of a personal list: whoever asks (or taps a page button) sees their own."""
 FILTERS = {
@@ -86,15 +88,14 @@ def _scope_items(plan: Plan, scope: str, user_depts: list[str], lang: Language) 
     return items
 
 
-def _keep(
-    task: Task, state: TaskState | None, filter_: str, led: set[str], cutoff: datetime
-) -> bool:
+def _keep(task: Task, state: TaskState | None, filter_: str, led: set[str], at: Moment) -> bool:
+    """Whether a task passes a /mytasks filter (stale: the same rule as the health light)."""
     if filter_ == "lead":
         return task.lead in led
     if filter_ == "blocked":
         return state is not None and state.status is Status.BLOCKED
     if filter_ == "stale":
-        return state is None or state.updated_at < cutoff
+        return is_quiet(state, at.now, at.tracking_since)
     return True
 
 
@@ -109,10 +110,13 @@ async def build_list(
     led = set(user_depts) if scope == MINE else {scope}
     if scope == WHOLE_PLAN:
         led = {d.code for d in plan.departments}
-    cutoff = context.storage.db.clock() - STALE_AFTER
     total, total_led = len(items), sum(1 for item in items if item.task.lead in led)
     if filter_ != "-":
-        items = [i for i in items if _keep(i.task, states.get(i.task.number), filter_, led, cutoff)]
+        items = [
+            i
+            for i in items
+            if _keep(i.task, states.get(i.task.number), filter_, led, context.moment())
+        ]
     if scope == WHOLE_PLAN:
         title = t(lang, "list.title_all", count=total)
     elif scope == MINE:
@@ -164,7 +168,7 @@ async def send_list(
     page: int = 1,
 ) -> None:
     rendered = list_page(
-        task_list.title, task_list.items, states, page=page, now=context.storage.db.clock(),
+        task_list.title, task_list.items, states, page=page, at=context.moment(),
         lang=lang, empty=t(lang, "list.empty"),
     )  # fmt: skip
     keyboard = page_keyboard(kind, task_list.query, rendered, lang)
@@ -216,7 +220,7 @@ async def page_tap(update: Update, context: BotContext) -> None:
         task_list, states = await search(context, tap.query, who.lang)
     await query.answer()
     rendered = list_page(
-        task_list.title, task_list.items, states, page=tap.page, now=context.storage.db.clock(),
+        task_list.title, task_list.items, states, page=tap.page, at=context.moment(),
         lang=who.lang, empty=t(who.lang, "list.empty"),
     )  # fmt: skip
     keyboard = page_keyboard(tap.kind, task_list.query, rendered, who.lang)
@@ -232,8 +236,14 @@ async def depts_command(update: Update, context: BotContext) -> None:
 
 
 async def overview_command(update: Update, context: BotContext) -> None:
-    """/overview: progress of the whole plan by section and by department."""
+    """/overview: progress of the whole plan by section and by department, and its chart."""
     who = await caller(update, context)
     states = await context.storage.updates.states()
     for text in split_lines(overview(context.plan, states, who.lang)):
         await reply(update, text)
+    # Drawing takes a few hundred milliseconds of CPU: off the event loop.
+    png = await asyncio.to_thread(progress_chart, context.plan, states, who.lang)
+    assert update.effective_message is not None
+    await update.effective_message.reply_photo(
+        png, caption=esc(caption(context.plan, states, who.lang)), do_quote=who.chat.is_group
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.db import Clock, Database, utcnow
-from storage.digests import Digests
+from storage.digests import DigestQueue, Digests
 from storage.messages import MessageTasks
 from storage.outbox import Outbox
 from storage.people import Chats, Invites, Memberships, Users
@@ -28,6 +28,7 @@ class Storage:
         self.subscriptions = Subscriptions(self.db)
         self.outbox = Outbox(self.db)
         self.digests = Digests(self.db)
+        self.digest_queue = DigestQueue(self.db)
         self.message_tasks = MessageTasks(self.db)
 
     async def open(self) -> None:

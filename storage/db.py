@@ -139,6 +139,11 @@ class Database:
             return 0
         return int(await self.fetchvalue("SELECT coalesce(max(version), 0) FROM schema_migrations"))
 
+    async def tracking_since(self) -> datetime:
+        """When this database was created: a task never reported has been quiet since then."""
+        value = await self.fetchvalue("SELECT applied_at FROM schema_migrations WHERE version = 1")
+        return from_db(value) if value else self.clock()
+
     async def migrate(
         self, migrations: Iterable[Migration] = MIGRATIONS, *, target: int | None = None
     ) -> list[int]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import aiosqlite
 
 from storage.db import Database, from_db, read_one, write
 
@@ -94,3 +99,112 @@ class Digests:
             "SELECT max(created_at) FROM digest_log WHERE chat_id = ?", (chat_id,)
         )
         return None if value is None else from_db(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestChat:
+    """A chat owed a weekly digest: it is active and has a binding or subscriptions."""
+
+    chat_id: int
+    type: str
+    binding: str | None
+    language: str | None
+    settings: DigestSettings
+    sent_this_week: bool
+
+
+SELECT_DIGEST_CHATS = """
+SELECT c.chat_id, c.type, c.binding, c.language,
+       coalesce(d.enabled, 1) AS enabled, coalesce(d.weekday, :weekday) AS weekday,
+       coalesce(d.at_time, :at_time) AS at_time, l.chat_id IS NOT NULL AS sent
+FROM chats AS c
+LEFT JOIN digest_settings AS d ON d.chat_id = c.chat_id
+LEFT JOIN digest_log AS l ON l.chat_id = c.chat_id AND l.iso_week = :week
+WHERE c.active = 1
+  AND (c.binding IS NOT NULL OR EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.chat_id = c.chat_id))
+"""
+
+INSERT_DIGEST_MESSAGE = """
+INSERT INTO outbox (chat_id, kind, payload, dedup_key, not_before, created_at)
+VALUES (?, ?, ?, ?, ?, ?)
+"""
+
+Message = tuple[str, dict[str, Any]]
+"""An outbox message: its kind and payload."""
+
+
+async def _digest_chats(db: Database, week: str, chat_id: int | None) -> list[DigestChat]:
+    sql = SELECT_DIGEST_CHATS + (" AND c.chat_id = :chat" if chat_id is not None else "")
+    rows = await db.fetchall(
+        sql + " ORDER BY c.chat_id",
+        {"week": week, "weekday": DEFAULT_WEEKDAY, "at_time": DEFAULT_TIME, "chat": chat_id},
+    )
+    return [
+        DigestChat(
+            chat_id=r["chat_id"],
+            type=r["type"],
+            binding=r["binding"],
+            language=r["language"],
+            settings=DigestSettings(r["chat_id"], bool(r["enabled"]), r["weekday"], r["at_time"]),
+            sent_this_week=bool(r["sent"]),
+        )
+        for r in rows
+    ]
+
+
+class DigestQueue:
+    """Digests owed and sent: which chats get one, and the once-a-week record."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def chats(self, week: str) -> list[DigestChat]:
+        return await _digest_chats(self._db, week, None)
+
+    async def chat(self, chat_id: int, week: str) -> DigestChat | None:
+        found = await _digest_chats(self._db, week, chat_id)
+        return found[0] if found else None
+
+    async def send_weekly(self, chat_id: int, week: str, messages: Sequence[Message]) -> bool:
+        """Log the week's digest and owe its messages, in one transaction; ``False`` (and
+        nothing owed) when this chat's digest for the week was already logged."""
+        async with self._db.transaction() as conn:
+            now = self._db.now()
+            logged = await write(
+                conn,
+                "INSERT OR IGNORE INTO digest_log (chat_id, iso_week, created_at) VALUES (?, ?, ?)",
+                (chat_id, week, now),
+            )
+            if not logged.rowcount:
+                return False
+            first = await self._owe(conn, chat_id, messages, f"digest:{week}:{chat_id}", now)
+            await write(
+                conn,
+                "UPDATE digest_log SET outbox_id = ? WHERE chat_id = ? AND iso_week = ?",
+                (first, chat_id, week),
+            )
+        return True
+
+    async def send_now(self, chat_id: int, messages: Sequence[Message]) -> None:
+        """A digest on request (/digest now): sent, but not the week's."""
+        async with self._db.transaction() as conn:
+            await self._owe(conn, chat_id, messages, None, self._db.now())
+
+    @staticmethod
+    async def _owe(
+        conn: aiosqlite.Connection,
+        chat_id: int,
+        messages: Sequence[Message],
+        key: str | None,
+        now: str,
+    ) -> int | None:
+        first = None
+        for i, (kind, payload) in enumerate(messages):
+            dedup = None if key is None else f"{key}:{i}"
+            written = await write(
+                conn,
+                INSERT_DIGEST_MESSAGE,
+                (chat_id, kind, json.dumps(payload, ensure_ascii=False), dedup, now, now),
+            )
+            first = first if first is not None else written.lastrowid
+        return first

@@ -11,6 +11,7 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.faketelegram import FakeChat, FakeMessage, FakeTelegram, FakeUser
+from storage.db import Clock
 from tests.conftest import DATA
 
 ADMIN_ID = 1
@@ -48,7 +49,7 @@ class Harness:
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, *, admins: tuple[int, ...] = (ADMIN_ID,)
+    tmp_path: Path, *, admins: tuple[int, ...] = (ADMIN_ID,), clock: Clock | None = None
 ) -> AsyncIterator[Harness]:
     fake = FakeTelegram(bot_username=BOT_USERNAME)
     await fake.start()
@@ -60,7 +61,7 @@ async def running_bot(
         tasks_file=DATA / "tasks.json",
         bot_admins=frozenset(admins),
     )
-    app = build_application(settings)
+    app = build_application(settings, clock=clock)
     try:
         await app.initialize()
         assert app.post_init is not None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import Settings, describe_error
+from bot.config import MissingToken, Settings, describe_error
 from tests.conftest import ROOT
 
 TOKEN = "123456789:AAHfakefakefakefakefakefakefake12345"
@@ -39,6 +39,12 @@ def error_line(**env: str) -> str:
     with pytest.raises(ValidationError) as info:
         Settings(**{k.lower(): v for k, v in env.items()})
     return describe_error(info.value)
+
+
+def test_the_token_is_needed_only_to_talk_to_telegram() -> None:
+    settings = Settings()  # previews, exports and backups work without one
+    with pytest.raises(MissingToken, match="TELEGRAM_BOT_TOKEN is not set: set it to the token"):
+        _ = settings.token
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,7 +79,6 @@ def test_values_from_environment_and_dotenv(
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "TELEGRAM_BOT_TOKEN is not set: set it to the token @BotFather gave you"),
         ({"TELEGRAM_BOT_TOKEN": "abc"}, "TELEGRAM_BOT_TOKEN is invalid (malformed token)"),
         ({"BOT_ADMINS": "alice"}, "BOT_ADMINS is invalid (not a list of numeric user ids)"),
         ({"BOT_TIMEZONE": "Mars/Base"}, "BOT_TIMEZONE is invalid (unknown time zone)"),

@@ -43,7 +43,7 @@ async def test_member_joins_by_deep_link_and_sees_the_departments_tasks(bot: Har
     (page,) = await bot.say(ming, dm, "/mytasks")
     assert page.text.startswith("我的部门的任务：48 项（牵头 23 项）")
     assert "国家知识产权局 牵头" in page.text
-    first_lines = [line for line in page.text.splitlines() if line.startswith("⚪")]
+    first_lines = [line for line in page.text.splitlines() if line.startswith("🟢⚪")]
     assert [int(line.split()[1]) for line in first_lines[:3]] == [1, 10, 13]
     assert "第 1/4 页" in page.text
     assert [text for row in page.buttons for text, _ in row] == ["下一页 ›"]
@@ -111,7 +111,11 @@ async def test_a_stranger_is_refused_but_may_read(bot: Harness) -> None:
     assert "任务 1 ·" in await bot.ask(bo, dm, "/task 1")
     assert "包含“商标”的任务" in await bot.ask(bo, dm, "/find 商标")
     assert "部门" in await bot.ask(bo, dm, "/depts")
-    assert "按牵头部门" in await bot.ask(bo, dm, "/overview")
+    await bot.fake.send(bo, dm, "/overview")
+    *texts, chart = await bot.fake.replies(dm, at_least=2)  # the chart takes a moment to draw
+    assert "按牵头部门" in texts[-1].text
+    assert chart.photo is not None and chart.photo.startswith(b"\x89PNG")
+    assert chart.caption.startswith("2024 年知识产权强国建设推进计划")
     help_text = await bot.ask(bo, dm, "/help")
     assert "/task" in help_text and "/update" not in help_text and "/invite" not in help_text
 

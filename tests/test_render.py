@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.faketelegram import parse_html, utf16_len
-from bot.render.tasks import ListItem, departments_table, list_page, overview, task_card
+from bot.render.tasks import ListItem, Moment, departments_table, list_page, overview, task_card
 from bot.render.text import split_lines
 from storage.updates import Status, StatusUpdate, TaskState
 
@@ -29,7 +29,9 @@ def test_the_longest_card_fits(plan) -> None:
     task = max(plan.tasks, key=lambda t: len(t.text) + 20 * len(t.participants))
     state = TaskState(task.number, Status.BLOCKED, 99, 5, NOW, NOW)
     for lang in ("zh", "en"):
-        card = task_card(plan, task, state, [worst_update(i) for i in range(5)], now=NOW, lang=lang)
+        card = task_card(
+            plan, task, state, [worst_update(i) for i in range(5)], at=Moment(NOW, NOW), lang=lang
+        )
         parse_html(card)
         assert visible_length(card) <= 4096
         assert "&lt;b&gt;" in card, "author names are escaped"
@@ -37,11 +39,11 @@ def test_the_longest_card_fits(plan) -> None:
 
 def test_list_pages_fit_and_number_correctly(plan) -> None:
     items = [ListItem(task) for task in plan.tasks]
-    page = list_page("<b>All</b>", items, {}, page=8, now=NOW, lang="en", empty="none")
+    page = list_page("<b>All</b>", items, {}, page=8, at=Moment(NOW, NOW), lang="en", empty="none")
     assert (page.number, page.pages) == (8, 8)
     assert "Page 8/8" in page.text
     assert visible_length(page.text) <= 4096
-    clamped = list_page("t", items, {}, page=99, now=NOW, lang="zh", empty="无")
+    clamped = list_page("t", items, {}, page=99, at=Moment(NOW, NOW), lang="zh", empty="无")
     assert clamped.number == 8
 
 

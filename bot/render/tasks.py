@@ -10,6 +10,7 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
+from bot.health import LIGHTS, light
 from bot.i18n import Language, Markup, esc, join, t
 from bot.plan import Plan, Task
 from bot.render.text import age, shorten
@@ -34,13 +35,24 @@ def dept_names(plan: Plan, codes: Sequence[str], lang: Language) -> Markup:
     return esc(separator.join(plan.department(code).display(lang) for code in codes))
 
 
-def task_line(task: Task, state: TaskState | None, now: datetime, lang: Language) -> Markup:
-    """One line of a list: status icon, number, short text, age of the last update."""
-    when = age(state.updated_at if state else None, now, lang)
+@dataclass(frozen=True)
+class Moment:
+    """When a text is rendered, and since when tasks are tracked (for health lights)."""
+
+    now: datetime
+    tracking_since: datetime
+
+    def light(self, state: TaskState | None) -> str:
+        return LIGHTS[light(state, self.now, self.tracking_since)]
+
+
+def task_line(task: Task, state: TaskState | None, at: Moment, lang: Language) -> Markup:
+    """One line of a list: health light, status icon, number, short text, last update's age."""
+    when = age(state.updated_at if state else None, at.now, lang)
     progress = f" {state.progress}%" if state and state.progress is not None else ""
     return Markup(
-        f"{ICONS[status_of(state)]} <b>{task.number}</b> {esc(shorten(task.text, SHORT_TEXT))}"
-        f"{progress} · <i>{when}</i>"
+        f"{at.light(state)}{ICONS[status_of(state)]} <b>{task.number}</b> "
+        f"{esc(shorten(task.text, SHORT_TEXT))}{progress} · <i>{when}</i>"
     )
 
 
@@ -64,7 +76,7 @@ def list_page(
     states: Mapping[int, TaskState],
     *,
     page: int,
-    now: datetime,
+    at: Moment,
     lang: Language,
     empty: Markup,
 ) -> Page:
@@ -79,7 +91,7 @@ def list_page(
         if item.group is not None and item.group != shown_group:
             lines.append(Markup(f"\n<b>{item.group}</b>"))
             shown_group = item.group
-        lines.append(task_line(item.task, states.get(item.task.number), now, lang))
+        lines.append(task_line(item.task, states.get(item.task.number), at, lang))
     if pages > 1:
         lines.append(Markup("\n") + t(lang, "list.page", page=page, pages=pages))
     return Page(join(lines), page, pages)
@@ -121,7 +133,7 @@ def task_card(
     state: TaskState | None,
     history: Sequence[StatusUpdate],
     *,
-    now: datetime,
+    at: Moment,
     lang: Language,
 ) -> Markup:
     """Everything about one task, with its latest updates; always well under 4,096 characters."""
@@ -147,10 +159,12 @@ def task_card(
     lines.append(
         t(lang, "card.status", icon=ICONS[status], label=status_label(status, lang))
         + Markup(progress)
+        + Markup(" · ")
+        + t(lang, f"health.{light(state, at.now, at.tracking_since).value}", icon=at.light(state))
     )
     if history:
         lines.append(t(lang, "card.history"))
-        lines.extend(update_line(u, plan, now, lang) for u in history)
+        lines.extend(update_line(u, plan, at.now, lang) for u in history)
     else:
         lines.append(t(lang, "card.no_history"))
     return join([Markup(line) for line in lines])

@@ -1,0 +1,129 @@
+"""The weekly digest: what is due, what it says, and owing it through the outbox.
+
+The database decides what is due, not the scheduler's memory: a chat is due once this ISO week's
+digest time (its weekday and HH:MM, in ``BOT_TIMEZONE``) has passed and ``digest_log`` has no
+row for the chat and week. Logging the week and owing the messages happen in one transaction,
+so any number of restarts and crashes yield exactly one digest per chat per week; a digest missed
+while the bot was down goes out when it is back, within the same week, and never in the next.
+The JobQueue only asks, every minute and once at start.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.i18n import Language, Markup, pick_language, plain, t
+from bot.plan import Plan
+from bot.render.digest import (
+    DigestInput,
+    Week,
+    department_digest,
+    subscriptions_digest,
+    week_of,
+    whole_plan_digest,
+)
+from bot.render.outgoing import CHART, TEXT
+from bot.render.tasks import Moment
+from bot.render.text import split_lines
+from storage import Storage
+from storage.digests import DigestChat, DigestSettings, Message
+from storage.people import WHOLE_PLAN
+
+log = logging.getLogger(__name__)
+
+REPORTING_WINDOW = timedelta(days=14)
+
+
+def scheduled_at(settings: DigestSettings, week: Week, zone: ZoneInfo) -> datetime:
+    """This week's digest moment for the chat, as an aware datetime."""
+    day = week.monday + timedelta(days=settings.weekday - 1)
+    hour, minute = (int(part) for part in settings.at_time.split(":"))
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+def is_due(chat: DigestChat, now: datetime, zone: ZoneInfo) -> bool:
+    week = week_of(now.astimezone(zone))
+    return (
+        chat.settings.enabled
+        and not chat.sent_this_week
+        and now >= scheduled_at(chat.settings, week, zone)
+    )
+
+
+class Digester:
+    """Renders digests from storage and owes them to chats through the outbox."""
+
+    def __init__(
+        self, storage: Storage, plan: Plan, *, zone: ZoneInfo, default_language: str,
+        tracking_since: datetime,
+    ) -> None:  # fmt: skip
+        self.storage = storage
+        self.plan = plan
+        self.zone = zone
+        self.default_language = default_language
+        self.tracking_since = tracking_since
+
+    def week(self, now: datetime) -> Week:
+        return week_of(now.astimezone(self.zone))
+
+    async def owe_due(self) -> int:
+        """Owe this week's digest to every chat whose time has come; returns how many."""
+        now = self.storage.db.clock()
+        week = self.week(now)
+        owed = 0
+        for chat in await self.storage.digest_queue.chats(week.key):
+            if not is_due(chat, now, self.zone):
+                continue
+            messages = await self.messages(chat, now)
+            if await self.storage.digest_queue.send_weekly(chat.chat_id, week.key, messages):
+                owed += 1
+                log.info(
+                    "digest %s owed to chat %s (%d messages)", week.key, chat.chat_id, len(messages)
+                )
+        return owed
+
+    async def owe_now(self, chat: DigestChat) -> None:
+        """/digest now: one at once, not counted as the week's."""
+        now = self.storage.db.clock()
+        await self.storage.digest_queue.send_now(chat.chat_id, await self.messages(chat, now))
+
+    async def messages(self, chat: DigestChat, now: datetime) -> list[Message]:
+        lang = pick_language(chat.language, None, self.default_language)
+        lines, chart = await self.render(chat, now, lang)
+        messages: list[Message] = [(TEXT, {"text": str(text)}) for text in split_lines(lines)]
+        if chart:
+            title = t(lang, "digest.chart_caption", title=self.plan.title, week=self.week(now).key)
+            messages.append((CHART, {"caption": plain(title, 1024), "lang": lang}))
+        return messages
+
+    async def render(
+        self, chat: DigestChat, now: datetime, lang: Language
+    ) -> tuple[list[Markup], bool]:
+        """The digest's lines for this chat, and whether a progress chart goes with it."""
+        week = self.week(now)
+        start = scheduled_start(week, self.zone)
+        data = DigestInput(
+            plan=self.plan,
+            states=await self.storage.updates.states(),
+            changes=await self.storage.updates.between(start, now + timedelta(microseconds=1)),
+            at=Moment(now, self.tracking_since),
+            week=week,
+            lang=lang,
+        )
+        if chat.binding == WHOLE_PLAN:
+            recent = await self.storage.updates.between(
+                now - REPORTING_WINDOW, now + timedelta(microseconds=1)
+            )
+            reported = {u.dept for u in recent if u.dept}
+            return whole_plan_digest(data, reported), True
+        if chat.binding is not None:
+            return department_digest(data, chat.binding), False
+        follows = await self.storage.subscriptions.of_chat(chat.chat_id)
+        return subscriptions_digest(data, follows), False
+
+
+def scheduled_start(week: Week, zone: ZoneInfo) -> datetime:
+    """Monday 00:00 local: 'this week' in a digest."""
+    return datetime.combine(week.monday, time(0, 0), tzinfo=zone)
