@@ -1,6 +1,14 @@
 # The bot in a slim image: non-root, the database on a volume, CJK fonts for the digest chart.
-FROM python:3.11-slim
+# Two stages: wheels are built in the first, so the final image carries no build leftovers.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot/ bot/
+COPY handlers/ handlers/
+COPY storage/ storage/
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
+FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -11,12 +19,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
 
+COPY --from=build /wheels /wheels
+RUN pip install --no-index --find-links=/wheels plan-bot && rm -rf /wheels
+
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY bot/ bot/
-COPY handlers/ handlers/
-COPY storage/ storage/
-RUN pip install .
 COPY data/tasks.json data/plan-2024.txt data/departments.json data/
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin bot \
@@ -24,11 +30,18 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin bot \
     && chown bot /var/lib/plan-bot /app/.cache/matplotlib
 USER bot
 # matplotlib's font cache, built once here rather than at every start.
-ENV MPLCONFIGDIR=/app/.cache/matplotlib
+ENV MPLCONFIGDIR=/app/.cache/matplotlib \
+    DATABASE_URL=sqlite:////var/lib/plan-bot/bot.db \
+    TASKS_FILE=/app/data/tasks.json \
+    PORT=8080
 RUN python -c "import matplotlib.font_manager"
-
-ENV DATABASE_URL=sqlite:////var/lib/plan-bot/bot.db \
-    TASKS_FILE=/app/data/tasks.json
 VOLUME ["/var/lib/plan-bot"]
+EXPOSE 8080
 
+# Webhook mode: GET /healthz (200 when the database answers); polling mode: the database.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-m", "bot", "healthcheck"]
+
+# SIGTERM (docker stop) finishes the update in hand and the message being sent, then exits 0.
+STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot", "run"]

@@ -7,6 +7,7 @@ file) ends with one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,10 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser(
         "run", help="run the bot (the default): polling, or webhook when WEBHOOK_URL is set"
+    )
+    sub.add_parser(
+        "healthcheck",
+        help="exit 0 if the bot is healthy: /healthz in webhook mode, the database otherwise",
     )
     box = sub.add_parser(
         "sandbox", help="try the bot without a token: a local fake Telegram and a terminal chat"
@@ -127,7 +132,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(token=token)
     app = build_application(settings)
     try:
-        app.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+        if settings.webhook_url is not None:
+            from bot.webhook import serve
+
+            asyncio.run(serve(app, settings))
+        else:
+            app.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
     except InvalidToken:
         raise Abort(
             "TELEGRAM_BOT_TOKEN was refused by Telegram: check it with @BotFather "
@@ -148,7 +158,6 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    import asyncio
 
     from bot.preview import preview_digest
 
@@ -169,8 +178,18 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    from bot.health_check import check
+
+    problem = check(settings_or_abort())
+    if problem:
+        raise Abort(f"unhealthy: {problem}", 1)
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
+    "healthcheck": cmd_healthcheck,
     "sandbox": cmd_sandbox,
     "import-plan": cmd_import_plan,
     "digest": cmd_digest,
