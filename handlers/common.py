@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.i18n import Language, Markup, pick_language, t
+from bot.i18n import Language, Markup, pick_language, plain, t
 from bot.permissions import Action, Actor, Decision, decide
 from bot.plan import Task
 from storage.people import Chat
@@ -126,3 +126,18 @@ async def check(
 def refusal(decision: Decision, lang: Language, context: BotContext) -> Markup:
     dept = context.plan.department(decision.dept).display(lang) if decision.dept else ""
     return t(lang, decision.reason, dept=dept)
+
+
+async def check_tap(
+    query: CallbackQuery, who: Caller, context: BotContext, action: Action, *, task: Task
+) -> Decision:
+    """:func:`check` for buttons: a refusal is the tap's toast, shown as an alert."""
+    decision = decide(who.actor, action, task=task, chat=who.chat)
+    if not decision.allowed:
+        await query.answer(plain(refusal(decision, who.lang, context)), show_alert=True)
+    return decision
+
+
+async def stale(query: CallbackQuery, who: Caller) -> None:
+    """A button that no longer means anything (forged, outdated, or its message gone)."""
+    await query.answer(plain(t(who.lang, "button.stale")))

@@ -17,7 +17,7 @@ from bot.permissions import Action, decide
 from bot.plan import Department
 from bot.statuses import fold
 from handlers.cards import send_card
-from handlers.common import Caller, caller, check, command_text, edit, refusal, reply
+from handlers.common import Caller, caller, check, command_text, edit, refusal, reply, stale
 from handlers.menus import refresh_chat_menu
 from handlers.subscriptions import change
 from storage.people import WHOLE_PLAN, Redeemed, Role
@@ -258,7 +258,7 @@ async def dept_tap(update: Update, context: BotContext) -> None:
         tap.dept == WHOLE_PLAN or tap.dept in context.plan.department_by_code
     )
     if tap is None or not known or not isinstance(query.message, Message):
-        await query.answer(plain(t(who.lang, "button.stale")))
+        await stale(query, who)
         return
     if tap.action == "bind" and who.chat.is_group:
         done, text = await bind_to(context, who, tap.dept)
@@ -267,7 +267,7 @@ async def dept_tap(update: Update, context: BotContext) -> None:
     elif tap.action in ("sub", "uns") and tap.dept != WHOLE_PLAN:
         done, text = await change(context, who, Follow.DEPT, tap.dept, tap.action == "sub")
     else:
-        await query.answer(plain(t(who.lang, "button.stale")))
+        await stale(query, who)
         return
     if not done:  # a refusal goes in the toast; the message stays as it was
         await query.answer(plain(text), show_alert=True)

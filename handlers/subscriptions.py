@@ -15,7 +15,7 @@ from bot.parsing import ArgumentError, clean, parse_task_number
 from bot.permissions import Action, decide
 from bot.statuses import fold
 from handlers.cards import refresh_card
-from handlers.common import Caller, caller, check, command_text, edit, refusal, reply
+from handlers.common import Caller, caller, check, command_text, edit, refusal, reply, stale
 from storage.subscriptions import EVERYTHING, Follow, Subscription
 
 EVERYTHING_WORDS = {"all", "*", "全部", "所有", "一切", "整体"}
@@ -128,7 +128,7 @@ async def unfollow_tap(update: Update, context: BotContext) -> None:
     who = await caller(update, context)
     parsed = callbacks.parse_unfollow(query.data)
     if parsed is None or not isinstance(query.message, Message) or not _known(context, *parsed):
-        await query.answer(plain(t(who.lang, "button.stale")))
+        await stale(query, who)
         return
     done, text = await change(context, who, KINDS[parsed[0]], parsed[1], on=False)
     await query.answer(plain(text), show_alert=not done)
@@ -155,7 +155,7 @@ async def follow_tap(update: Update, context: BotContext) -> None:
         or context.plan.task(parsed[0]) is None
         or not isinstance(query.message, Message)
     ):
-        await query.answer(plain(t(who.lang, "button.stale")))
+        await stale(query, who)
         return
     number, on = parsed
     done, text = await change(context, who, Follow.TASK, str(number), on)

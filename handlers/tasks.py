@@ -10,7 +10,7 @@ from telegram import Message, Update
 from bot import callbacks
 from bot.context import BotContext
 from bot.health import is_quiet
-from bot.i18n import Language, Markup, esc, plain, t
+from bot.i18n import Language, Markup, esc, t
 from bot.parsing import ArgumentError, clean, parse_task_number
 from bot.plan import Plan, Task
 from bot.render.chart import caption, progress_chart
@@ -25,7 +25,7 @@ from bot.render.tasks import (
 from bot.render.text import split_lines
 from bot.statuses import fold
 from handlers.cards import send_card
-from handlers.common import Caller, caller, command_text, edit, reply
+from handlers.common import Caller, caller, command_text, edit, reply, stale
 from storage.people import WHOLE_PLAN
 from storage.updates import Status, TaskState
 
@@ -207,13 +207,13 @@ async def page_tap(update: Update, context: BotContext) -> None:
     who = await caller(update, context)
     tap = callbacks.parse_page(query.data)
     if tap is None or not isinstance(query.message, Message):
-        await query.answer(plain(t(who.lang, "button.stale")))
+        await stale(query, who)
         return
     if tap.kind == "m":
         scope, _, filter_ = tap.query.partition(":")
         valid = scope in (WHOLE_PLAN, MINE) or scope in context.plan.department_by_code
         if not valid or filter_ not in (*FILTERS.values(), "-"):
-            await query.answer(plain(t(who.lang, "button.stale")))
+            await stale(query, who)
             return
         task_list, states = await build_list(context, scope, filter_, who)
     else:

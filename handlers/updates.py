@@ -12,12 +12,12 @@ from bot import callbacks
 from bot.context import BotContext
 from bot.i18n import Markup, plain, t
 from bot.parsing import ArgumentError, parse_note, parse_note_args, parse_update
-from bot.permissions import Action, decide
+from bot.permissions import Action
 from bot.plan import Task
 from bot.render.tasks import status_label
 from bot.statuses import ICONS
 from handlers.cards import refresh_card, send_card, wake_sender
-from handlers.common import Caller, caller, check, command_text, refusal, reply
+from handlers.common import Caller, caller, check, check_tap, command_text, reply, stale
 from handlers.errors import private_text
 from storage.updates import Recorded, Status, StatusUpdate
 
@@ -105,11 +105,10 @@ async def status_tap(update: Update, context: BotContext) -> None:
     tap = callbacks.parse_status(query.data)
     task = context.plan.task(tap.task) if tap else None
     if tap is None or task is None or not isinstance(query.message, Message):
-        await query.answer(plain(t(who.lang, "button.stale")))
+        await stale(query, who)
         return
-    decision = decide(who.actor, Action.CHANGE_STATUS, task=task, chat=who.chat)
+    decision = await check_tap(query, who, context, Action.CHANGE_STATUS, task=task)
     if not decision.allowed:
-        await query.answer(plain(refusal(decision, who.lang, context)), show_alert=True)
         return
     state = await context.storage.updates.state(task.number)
     if state is not None and state.status is tap.status:
@@ -132,11 +131,10 @@ async def note_tap(update: Update, context: BotContext) -> None:
     number = callbacks.parse_note(query.data)
     task = context.plan.task(number) if number else None
     if task is None:
-        await query.answer(plain(t(who.lang, "button.stale")))
+        await stale(query, who)
         return
-    decision = decide(who.actor, Action.ADD_NOTE, task=task, chat=who.chat)
+    decision = await check_tap(query, who, context, Action.ADD_NOTE, task=task)
     if not decision.allowed:
-        await query.answer(plain(refusal(decision, who.lang, context)), show_alert=True)
         return
     await query.answer()
     placeholder = plain(t(who.lang, "note.placeholder", number=task.number), 64)
