@@ -26,6 +26,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
+from bot.delivery import start_sender, stop_sender
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.i18n import pick_language, plain, t
@@ -166,8 +167,6 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
     await register_menus(app.bot, settings.bot_language)
-    from bot.delivery import start_sender  # imported here: this function is its only user
-
     await start_sender(app)  # after the storage is open: drains what a restart left owed
     log.info(
         "plan %r: %d tasks, %d departments; database %s",
@@ -180,8 +179,6 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
 
 async def post_shutdown(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     """Close what ``post_init`` opened: the outbox sender first, while its storage is open."""
-    from bot.delivery import stop_sender
-
     await stop_sender(app)
     if app.bot_data.storage is not None:
         await app.bot_data.storage.close()
