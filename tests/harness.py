@@ -49,9 +49,13 @@ class Harness:
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, *, admins: tuple[int, ...] = (ADMIN_ID,), clock: Clock | None = None
+    tmp_path: Path,
+    *,
+    admins: tuple[int, ...] = (ADMIN_ID,),
+    clock: Clock | None = None,
+    privacy_mode: bool = False,
 ) -> AsyncIterator[Harness]:
-    fake = FakeTelegram(bot_username=BOT_USERNAME)
+    fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
     await fake.start()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]

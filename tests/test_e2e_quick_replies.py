@@ -132,3 +132,17 @@ async def test_each_follower_gets_one_notification_and_the_origin_none(bot: Harn
     assert answer.text == "已为任务 1 添加说明。"
     toast = await bot.fake.callback_answer(await bot.fake.tap(ming, group_note, text="✅ 已完成"))
     assert toast.text == "已记录：任务 1 → ✅ 已完成 100%"
+
+
+async def test_replies_reach_the_bot_in_a_group_under_privacy_mode(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, privacy_mode=True) as bot:
+        ming, _, _ = await join(bot, MING, "Ming", "cnipa")
+        lan, _ = bot.user(LAN, "Lan")
+        group = bot.fake.add_group(GROUP, "Team", members=[ming, lan])
+        (card,) = await bot.say(ming, group, "/task 10")
+        await bot.fake.send(lan, group, "大家好")  # plain chatter: not delivered to the bot
+        assert await bot.fake.replies(group, at_least=0) == []
+        (answer,) = await bot.say(ming, group, "会签已完成", reply_to=card)
+        assert answer.text == "已为任务 10 添加说明。"
+        assert "“会签已完成”" in await bot.ask(ming, group, "/task 10")
+        assert not bot.fake.rejections
