@@ -57,16 +57,24 @@ class Database:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
-        await write(self._writer, "PRAGMA journal_mode = WAL")
-        self._reader = await self._connect()
-        await write(self._reader, "PRAGMA query_only = ON")
+        try:
+            self._writer = await self._connect()
+            await write(self._writer, "PRAGMA journal_mode = WAL")
+            self._reader = await self._connect()
+            await write(self._reader, "PRAGMA query_only = ON")
+        except BaseException:
+            await self.close()
+            raise
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        for pragma in PRAGMAS:
-            await write(conn, pragma)
+        try:
+            for pragma in PRAGMAS:
+                await write(conn, pragma)
+        except BaseException:
+            await conn.close()  # else its thread keeps the process from exiting
+            raise
         return conn
 
     async def close(self) -> None:

@@ -157,3 +157,12 @@ async def test_the_history_is_append_only(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         await db.execute("DELETE FROM status_updates")
     await db.close()
+
+
+async def test_a_file_that_is_not_a_database_fails_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, but text " * 100, encoding="utf-8")
+    db = Database(path)
+    with pytest.raises(sqlite3.DatabaseError, match="not a database"):
+        await db.open()
+    assert db._writer is None and db._reader is None, "nothing left open to hang the exit"
