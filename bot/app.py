@@ -31,7 +31,17 @@ from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.i18n import pick_language, plain, t
 from bot.plan import load_plan
-from handlers import chats, common, digest, errors, membership, subscriptions, tasks, updates
+from handlers import (
+    chats,
+    common,
+    digest,
+    errors,
+    export,
+    membership,
+    subscriptions,
+    tasks,
+    updates,
+)
 from handlers.cards import wake_sender
 from handlers.menus import register_menus
 from storage import Storage
@@ -92,6 +102,7 @@ def register_handlers(app: BotApplication) -> None:
         "unsubscribe": subscriptions.unsubscribe_command,
         "subscriptions": subscriptions.subscriptions_command,
         "digest": digest.digest_command,
+        "export": export.export_command,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE))

@@ -56,6 +56,18 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="the whole-plan digest")
     dig.add_argument("--print", action="store_true", help="print it (the only output for now)")
     dig.add_argument("--lang", choices=("zh", "en"), help="language (default: the chat's)")
+    bak = sub.add_parser("backup", help="copy the live database to FILE, safely while the bot runs")
+    bak.add_argument("file", type=Path, help="where to write the copy (replaced atomically)")
+    exp = sub.add_parser(
+        "export", help="write every task with its state to a file, from the database"
+    )
+    exp.add_argument(
+        "--format", choices=("csv", "xlsx"), help="default: from -o's suffix, else xlsx"
+    )
+    exp.add_argument("-o", "--output", type=Path, help="default: plan-<year>-tasks-<date>.<format>")
+    exp.add_argument(
+        "--lang", choices=("zh", "en"), help="headers and labels (default: BOT_LANGUAGE)"
+    )
     imp = sub.add_parser("import-plan", help="turn the published plan text into the tasks file")
     imp.add_argument("source", type=Path, help="the plan text, e.g. data/plan-2024.txt")
     imp.add_argument("-o", "--output", type=Path, default=Path("data/tasks.json"))
@@ -118,9 +130,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import build_application
-    from bot.logs import configure_logging
+    from bot.logs import BadLogLevel, configure_logging, log_level
 
     settings = settings_or_abort()
+    try:
+        level = log_level()
+    except BadLogLevel as exc:
+        raise Abort(str(exc)) from None
     try:
         token = settings.token
     except MissingToken as exc:
@@ -129,7 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         load_plan(settings.tasks_file)  # fail before connecting, with the field that is wrong
     except PlanFileError as exc:
         raise Abort(f"TASKS_FILE: {exc}") from None
-    configure_logging(token=token)
+    configure_logging(level, token=token)
     app = build_application(settings)
     try:
         if settings.webhook_url is not None:
@@ -178,6 +194,42 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.export import ExportError, Format, export_database
+
+    settings = settings_or_abort()
+    try:
+        plan = load_plan(settings.tasks_file)
+    except PlanFileError as exc:
+        raise Abort(f"TASKS_FILE: {exc}") from None
+    suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
+    fmt: Format = "csv" if (args.format or suffix) == "csv" else "xlsx"
+    lang = args.lang or settings.bot_language
+    try:
+        export = asyncio.run(export_database(settings, plan, fmt=fmt, lang=lang))
+    except ExportError as exc:
+        raise Abort(str(exc)) from None
+    output = args.output or Path(export.filename)
+    try:
+        output.write_bytes(export.data)
+    except OSError as exc:
+        raise Abort(f"cannot write {output}: {exc.strerror or exc}") from None
+    print(f"wrote {output}: {export.count} tasks, {fmt}, {lang}, {len(export.data):,} bytes")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    settings = settings_or_abort()
+    try:
+        result = backup(settings.database_path, args.file)
+    except BackupError as exc:
+        raise Abort(str(exc)) from None
+    print(result.summary())
+    return 0
+
+
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     from bot.health_check import check
 
@@ -193,6 +245,8 @@ COMMANDS = {
     "sandbox": cmd_sandbox,
     "import-plan": cmd_import_plan,
     "digest": cmd_digest,
+    "export": cmd_export,
+    "backup": cmd_backup,
 }
 
 

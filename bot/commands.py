@@ -48,6 +48,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("bind", Audience.MANAGER, Where.GROUP),
     Command("unbind", Audience.MANAGER, Where.GROUP),
     Command("lang", Audience.ANYONE),
+    Command("export", Audience.ADMIN),
 )
 
 

@@ -250,3 +250,13 @@ class Updates:
                 f"{SELECT_STATE} WHERE task IN ({','.join('?' * len(wanted))})", wanted
             )
         return {row["task"]: _state(row) for row in rows}
+
+    async def latest_notes(self) -> dict[int, StatusUpdate]:
+        """Each task's newest update that carries a note, with its author: for exports, in one
+        query rather than one per task."""
+        rows = await self._db.fetchall(
+            f"{SELECT_UPDATES} WHERE u.id IN ("
+            " SELECT max(id) FROM status_updates WHERE note IS NOT NULL AND note != ''"
+            " GROUP BY task) ORDER BY u.task"
+        )
+        return {row["task"]: _update(row) for row in rows}
