@@ -104,10 +104,15 @@ class Digester:
         """The digest's lines for this chat, and whether a progress chart goes with it."""
         week = self.week(now)
         start = scheduled_start(week, self.zone)
+        # A department's digest reads only its own tasks: a tenth of the plan, not all of it.
+        tasks = None
+        if chat.binding not in (None, WHOLE_PLAN):
+            tasks = [x.number for x in self.plan.tasks_of(chat.binding)]
+        end = now + timedelta(microseconds=1)
         data = DigestInput(
             plan=self.plan,
-            states=await self.storage.updates.states(),
-            changes=await self.storage.updates.between(start, now + timedelta(microseconds=1)),
+            states=await self.storage.updates.states(tasks),
+            changes=await self.storage.updates.between(start, end, tasks=tasks),
             at=Moment(now, self.tracking_since),
             week=week,
             lang=lang,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from telegram import Update
 
 from bot.context import BotContext
-from bot.export import Format, build
 from bot.i18n import t
 from bot.parsing import clean
 from bot.permissions import Action
 from bot.statuses import fold
 from handlers.common import caller, check, command_text, reply
+
+Format = Literal["csv", "xlsx"]
 
 FORMAT_WORDS: dict[str, Format] = {"xlsx": "xlsx", "excel": "xlsx", "csv": "csv"}
 """What may follow /export, folded; nothing means xlsx, what Excel and WPS open directly."""
@@ -37,6 +40,9 @@ async def export_command(update: Update, context: BotContext) -> None:
     if fmt is None:
         await reply(update, t(who.lang, "usage.export"))
         return
+    # Imported on first use: openpyxl is a large part of the bot's memory otherwise.
+    from bot.export import build
+
     export = await build(
         context.plan, context.storage, fmt=fmt, lang=who.lang, zone=context.settings.timezone
     )

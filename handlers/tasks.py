@@ -13,8 +13,8 @@ from bot.health import is_quiet
 from bot.i18n import Language, Markup, esc, t
 from bot.parsing import ArgumentError, clean, parse_task_number
 from bot.plan import Plan, Task
-from bot.render.chart import caption, progress_chart
 from bot.render.tasks import (
+    PAGE_SIZE,
     ListItem,
     Moment,
     departments_table,
@@ -79,12 +79,15 @@ def _scope_items(plan: Plan, scope: str, user_depts: list[str], lang: Language) 
     seen: set[int] = set()
     for code in depts:
         name = plan.department(code).display(lang)
+        # The two headings once per department, not once per task: with thousands of tasks,
+        # formatting the same heading for each was half the time of /mytasks.
+        led = t(lang, "list.group_led", dept=name)
+        joined = t(lang, "list.group_joined", dept=name)
         for task in plan.tasks_of(code):
             if task.number in seen:
                 continue
             seen.add(task.number)
-            key = "list.group_led" if task.lead == code else "list.group_joined"
-            items.append(ListItem(task, t(lang, key, dept=name)))
+            items.append(ListItem(task, led if task.lead == code else joined))
     return items
 
 
@@ -99,14 +102,26 @@ def _keep(task: Task, state: TaskState | None, filter_: str, led: set[str], at: 
     return True
 
 
+def page_of(items: list[ListItem], page: int) -> list[ListItem]:
+    """The items a page shows, the page number clamped as ``list_page`` clamps it."""
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+
+
 async def build_list(
-    context: BotContext, scope: str, filter_: str, who: Caller
+    context: BotContext, scope: str, filter_: str, who: Caller, page: int = 1
 ) -> tuple[TaskList, dict[int, TaskState]]:
-    """The list for a scope: a department code, the whole plan, or ``u``: the asker's own."""
+    """The list for a scope: a department code, the whole plan, or ``u``: the asker's own.
+
+    Unfiltered, only the shown page's states are read: a department of thousands of tasks
+    shows fifteen lines.
+    """
     plan, lang = context.plan, who.lang
     user_depts = list(who.actor.roles) if scope == MINE else []
     items = _scope_items(plan, scope, user_depts, lang)
-    states = await context.storage.updates.states([item.task.number for item in items])
+    wanted = items if filter_ != "-" else page_of(items, page)
+    states = await context.storage.updates.states([item.task.number for item in wanted])
     led = set(user_depts) if scope == MINE else {scope}
     if scope == WHOLE_PLAN:
         led = {d.code for d in plan.departments}
@@ -215,7 +230,7 @@ async def page_tap(update: Update, context: BotContext) -> None:
         if not valid or filter_ not in (*FILTERS.values(), "-"):
             await stale(query, who)
             return
-        task_list, states = await build_list(context, scope, filter_, who)
+        task_list, states = await build_list(context, scope, filter_, who, tap.page)
     else:
         task_list, states = await search(context, tap.query, who.lang)
     await query.answer()
@@ -241,6 +256,9 @@ async def overview_command(update: Update, context: BotContext) -> None:
     states = await context.storage.updates.states()
     for text in split_lines(overview(context.plan, states, who.lang)):
         await reply(update, text)
+    # Imported when first drawn: matplotlib is a large part of the bot's memory otherwise.
+    from bot.render.chart import caption, progress_chart
+
     # Drawing takes a few hundred milliseconds of CPU: off the event loop.
     png = await asyncio.to_thread(progress_chart, context.plan, states, who.lang)
     assert update.effective_message is not None

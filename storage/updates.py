@@ -100,31 +100,40 @@ WHERE ((s.kind = 'task' AND s.target = :task_text)
 """
 
 
+STATUS_OF = {status.value: status for status in Status}
+"""``Status(text)`` goes through the enum machinery: a dict lookup is ten times faster, and a
+digest converts thousands of rows."""
+
+
 def _update(row: sqlite3.Row) -> StatusUpdate:
+    # Unpacked by position, in the order of SELECT_UPDATES: looking each column up by name cost
+    # as much as the rest of the conversion (a digest reads a week of updates at once).
+    (id_, task, kind, old, new, progress, note, author_id, author_name, dept, chat, at) = row
     return StatusUpdate(
-        id=row["id"],
-        task=row["task"],
-        kind=row["kind"],
-        old_status=Status(row["old_status"]),
-        status=Status(row["status"]),
-        progress=row["progress"],
-        note=row["note"],
-        author_id=row["author_id"],
-        author_name=row["author_name"],
-        dept=row["dept"],
-        chat_id=row["chat_id"],
-        created_at=from_db(row["created_at"]),
+        id=id_,
+        task=task,
+        kind=kind,
+        old_status=STATUS_OF[old],
+        status=STATUS_OF[new],
+        progress=progress,
+        note=note,
+        author_id=author_id,
+        author_name=author_name,
+        dept=dept,
+        chat_id=chat,
+        created_at=from_db(at),
     )
 
 
 def _state(row: sqlite3.Row) -> TaskState:
-    changed = row["status_changed_at"]
+    # By position, in the order of SELECT_STATE, for the same reason: lists read thousands.
+    task, status, progress, last_update_id, updated_at, changed = row
     return TaskState(
-        task=row["task"],
-        status=Status(row["status"]),
-        progress=row["progress"],
-        last_update_id=row["last_update_id"],
-        updated_at=from_db(row["updated_at"]),
+        task=task,
+        status=STATUS_OF[status],
+        progress=progress,
+        last_update_id=last_update_id,
+        updated_at=from_db(updated_at),
         status_changed_at=None if changed is None else from_db(changed),
     )
 

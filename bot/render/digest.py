@@ -92,9 +92,12 @@ def _changes(data: DigestInput, tasks: Collection[int]) -> list[Markup]:
 def _attention(data: DigestInput, tasks: Sequence[Task], led: Collection[str]) -> list[Markup]:
     """Blocked tasks; led tasks with no update for 14 days."""
     blocked = [x for x in tasks if _status(data, x) is Status.BLOCKED]
+    # By number, in a set: `x not in blocked` compared Task models field by field, once per
+    # blocked task for every task (1 s for a department of 4,000 tasks).
+    listed = {x.number for x in blocked}
     quiet = [
         x for x in tasks
-        if x.lead in led and x not in blocked
+        if x.lead in led and x.number not in listed
         and is_quiet(data.states.get(x.number), data.at.now, data.at.tracking_since)
     ]  # fmt: skip
     lines = [t(data.lang, "digest.attention")]
