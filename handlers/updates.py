@@ -16,7 +16,13 @@ from bot.permissions import Action
 from bot.plan import Task
 from bot.render.tasks import status_label
 from bot.statuses import ICONS
-from handlers.cards import refresh_card, send_card, wake_sender
+from handlers.cards import (
+    refresh_card,
+    remember_now,
+    send_card,
+    task_of_message,
+    wake_sender,
+)
 from handlers.common import Caller, caller, check, check_tap, command_text, reply, stale
 from handlers.errors import private_text
 from storage.updates import Recorded, Status, StatusUpdate
@@ -143,6 +149,7 @@ async def note_tap(update: Update, context: BotContext) -> None:
         t(who.lang, "note.prompt", number=task.number, name=who.name),
         reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder),
     )
+    remember_now(context, prompt.chat_id, prompt.message_id, task.number)
     await context.storage.message_tasks.remember(prompt.chat_id, prompt.message_id, task.number)
 
 
@@ -154,7 +161,7 @@ async def reply_to_task(update: Update, context: BotContext) -> None:
     replied = message.reply_to_message
     number = None
     if replied.from_user is not None and replied.from_user.id == context.bot.id:
-        number = await context.storage.message_tasks.task_of(message.chat_id, replied.message_id)
+        number = await task_of_message(context, message.chat_id, replied.message_id)
     if number is None:
         if message.chat.type == "private":
             await private_text(update, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,25 @@ async def test_replies_reach_the_bot_in_a_group_under_privacy_mode(tmp_path: Pat
         assert answer.text == "已为任务 10 添加说明。"
         assert "“会签已完成”" in await bot.ask(ming, group, "/task 10")
         assert not bot.fake.rejections
+
+
+async def test_a_reply_right_after_the_card_is_not_lost(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load the card's database record can lag; the reply must still find its task."""
+    ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
+    storage = bot.app.bot_data.storage
+    remember = storage.message_tasks.remember
+    held = asyncio.Event()
+
+    async def slow(chat_id: int, message_id: int, task: int) -> None:
+        await held.wait()  # the write waits its turn behind others
+        await remember(chat_id, message_id, task)
+
+    monkeypatch.setattr(storage.message_tasks, "remember", slow)
+    await bot.fake.send(ming, dm, "/task 10")
+    (card,) = await bot.fake.replies(dm, at_least=1)
+    await bot.fake.send(ming, dm, "立刻回复", reply_to=card)
+    (answer,) = await bot.fake.replies(dm, at_least=1)
+    held.set()
+    assert answer.text == "已为任务 10 添加说明。"
