@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from bot.config import MissingToken, Settings, describe_error, load_settings
 from bot.importer import PlanImportError, import_plan
-from bot.plan import PlanFileError, load_departments, load_plan
+from bot.plan import Plan, PlanFileError, load_departments, load_plan
 
 EXIT_CONFIG = 2
 
@@ -92,6 +92,14 @@ def settings_or_abort() -> Settings:
         raise Abort(describe_error(exc)) from None
 
 
+def plan_or_abort(settings: Settings) -> Plan:
+    """The plan from TASKS_FILE, or one line naming the file and the field that is wrong."""
+    try:
+        return load_plan(settings.tasks_file)
+    except PlanFileError as exc:
+        raise Abort(f"TASKS_FILE: {exc}") from None
+
+
 def cmd_import_plan(args: argparse.Namespace) -> int:
     try:
         departments = load_departments(args.departments)
@@ -141,10 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         token = settings.token
     except MissingToken as exc:
         raise Abort(str(exc)) from None
-    try:
-        load_plan(settings.tasks_file)  # fail before connecting, with the field that is wrong
-    except PlanFileError as exc:
-        raise Abort(f"TASKS_FILE: {exc}") from None
+    plan_or_abort(settings)  # fail before connecting, with the field that is wrong
     configure_logging(level, token=token)
     app = build_application(settings)
     try:
@@ -174,14 +179,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-
     from bot.preview import preview_digest
 
     settings = settings_or_abort()
-    try:
-        plan = load_plan(settings.tasks_file)
-    except PlanFileError as exc:
-        raise Abort(f"TASKS_FILE: {exc}") from None
+    plan = plan_or_abort(settings)
     try:
         text = asyncio.run(
             preview_digest(
@@ -198,10 +199,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.export import ExportError, Format, export_database
 
     settings = settings_or_abort()
-    try:
-        plan = load_plan(settings.tasks_file)
-    except PlanFileError as exc:
-        raise Abort(f"TASKS_FILE: {exc}") from None
+    plan = plan_or_abort(settings)
     suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
     fmt: Format = "csv" if (args.format or suffix) == "csv" else "xlsx"
     lang = args.lang or settings.bot_language

@@ -67,13 +67,23 @@ async def running_bot(
     )
     app = build_application(settings, clock=clock)
     try:
+        async with started(app):
+            yield Harness(fake, app, settings)
+    finally:
+        await fake.stop()
+
+
+@asynccontextmanager
+async def started(app: BotApplication) -> AsyncIterator[BotApplication]:
+    """Run an application as ``run_polling`` would (post_init, polling, start), and stop it the
+    same way (post_shutdown last), whatever happens in between."""
+    try:
         await app.initialize()
-        assert app.post_init is not None
+        assert app.post_init is not None and app.updater is not None
         await app.post_init(app)
-        assert app.updater is not None
         await app.updater.start_polling(poll_interval=0, timeout=1)
         await app.start()
-        yield Harness(fake, app, settings)
+        yield app
     finally:
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -82,4 +92,3 @@ async def running_bot(
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)
-        await fake.stop()

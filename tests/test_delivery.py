@@ -24,7 +24,7 @@ from storage import Storage
 from storage.outbox import OutboxItem
 from storage.subscriptions import Follow
 from tests.conftest import DATA, FakeClock
-from tests.harness import ADMIN_ID, BOT_USERNAME, running_bot
+from tests.harness import ADMIN_ID, BOT_USERNAME, running_bot, started
 
 Condition = Callable[[], bool | Awaitable[bool]]
 PNG = bytes.fromhex(
@@ -64,21 +64,8 @@ async def bot_on(
     app = build_application(settings)
     if options is not None:
         configure(app, options)
-    try:
-        await app.initialize()
-        assert app.post_init is not None and app.updater is not None
-        await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        await app.start()
+    async with started(app):
         yield app
-    finally:
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
 
 
 @pytest.fixture
