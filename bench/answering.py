@@ -590,9 +590,10 @@ def notes(echo_tally: Tally, bot: Tally, bare: Tally) -> list[str]:
         "chat (a message; for a tap, its toast). The fake enforces Telegram's flood limits for "
         "the deployed bot only: the other two have no limiter and would be refused. CPU is the "
         "whole process's per action (the fake and the load included).",
-        f"Where the time goes: without PTB's AIORateLimiter the same bot answers {bare.rate:.0f}/s "
-        f"({bare.rate / echo_tally.rate:.2f} × echo). The limiter lets 30 requests a second "
-        "through that name a chat (card edits too, which Telegram does not count as messages), "
+        f"Where the time goes: without its rate limiter the same bot answers {bare.rate:.0f}/s "
+        f"({bare.rate / echo_tally.rate:.2f} × echo). The limiter (bot/flood.py) lets 29 "
+        "requests a second through that name a chat (card edits too: Telegram does not say "
+        "they are free, though the fake does not count them), "
         "so here the deployed bot's answers queue in it, and its latency is that queue "
         f"(p50 {bot.p(0.5) * 1000:.0f} ms for reads and writes alike). No bot that keeps to "
         f"Telegram's 30 messages a second can answer this mix at {GOAL_THROUGHPUT} × an echo bot "
@@ -618,12 +619,9 @@ def _refusals(bot: Tally) -> list[str]:
         return []
     top = "; ".join(f"{n} × {what}" for what, n in bot.refusals.most_common(3))
     return [
-        f"Refused: {top}. PTB's limiter lets exactly Telegram's 30 a second through, with no "
-        "margin, so requests that bunch up on the way overrun a strict 30/s. A 429 then holds "
-        "every request of the bot for its retry_after (1 s), which is the p99; meanwhile waiting "
-        "requests keep taking the limiter's allowance and go all at once when the pause ends, "
-        "overrunning it again: the 429s recur about every 1.2 s. (In a trial with a margin, "
-        "AIORateLimiter(overall_max_rate=28), there were none, at about the same throughput.)"
+        f"Refused: {top}. Requests that bunch up on the way overran the fake's strict 30/s "
+        "although the limiter lets 29 a second through; a 429 holds every request of the bot "
+        "for its retry_after (1 s)."
     ]
 
 

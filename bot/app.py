@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -30,6 +29,7 @@ from bot.context import BotApplication, BotContext, BotData
 from bot.delivery import start_sender, stop_sender
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
+from bot.flood import FloodControl, SharedRateLimiter
 from bot.i18n import pick_language, plain, t
 from bot.plan import load_plan
 from handlers import (
@@ -66,9 +66,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         .base_file_url(settings.telegram_api_base_url.removesuffix("/bot") + "/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.bot_timezone)))
         .context_types(context_types)
-        # 28/s, not Telegram's 30: requests bunch up on the way, and at exactly 30 the bunches
-        # drew 429s that paused every request (bench/answering: 33 refusals, now none).
-        .rate_limiter(AIORateLimiter(overall_max_rate=28, max_retries=3))
+        # One flood allowance for the handlers' answers and the outbox sender (bot/flood.py).
+        .rate_limiter(SharedRateLimiter(FloodControl(), max_retries=3))
         .concurrent_updates(True)  # a slow chat never holds up the others
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -2,10 +2,9 @@
 
 Rows of the ``outbox`` table are sent by one background task, a few chats at a time, never two
 at once to the same chat and always in id order within a chat (``Outbox.next_per_chat``). The
-sender keeps Telegram's limits itself (token buckets: overall, per private chat, per group),
-waits out 429s, retries network failures and 5xx answers for ever with exponential backoff,
-marks chats that blocked or removed the bot inactive, and follows groups that became
-supergroups.
+sender keeps Telegram's limits (the bot's shared ``FloodControl``, below), waits out 429s,
+retries network failures and 5xx answers for ever with exponential backoff, marks chats that
+blocked or removed the bot inactive, and follows groups that became supergroups.
 
 Delivery is at least once, with a window of one request per row in flight: a row is claimed
 (``sending``) before its request goes out, and marked ``sent`` in the statement right after
@@ -14,11 +13,10 @@ next start puts it back in the queue. If Telegram had carried out that request, 
 after our timeout gave up (``TimedOut`` is retried too), the chat sees that message twice. Nothing
 is ever lost.
 
-The sender talks to the Bot API through its own connection pool and without PTB's
-``AIORateLimiter``: that limiter retries 429s inside the request and pauses every request of the
-bot meanwhile, and cannot be told not to for one call (``rate_limit_args=0`` is ignored as
-falsy). The sender is the rate limiter for what it sends; its overall rate stays under 30/s to
-leave room for the replies handlers send.
+The sender talks to the Bot API through its own connection pool, past PTB's rate-limiter hook:
+it waits out a 429 in the one chat concerned, where the hook would retry inside the request. It
+spends the bot's one ``FloodControl`` (``bot.flood``) with the handlers' answers, which go first:
+a fan-out takes the whole allowance only while nobody is waiting for an answer.
 """
 
 from __future__ import annotations
@@ -26,10 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -37,9 +32,9 @@ from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ExtBot
 from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.context import BotData
+from bot.flood import FloodControl, SharedRateLimiter, retry_after_seconds
 from bot.render.outgoing import Outgoing, Render, renderer
 from storage import Storage
 from storage.outbox import OutboxItem
@@ -58,19 +53,6 @@ GONE_MARKERS = ("chat not found", "group chat was deactivated")
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Telegram's flood limits as the sender keeps them."""
-
-    per_second: float = 25.0
-    """Messages a second overall (Telegram allows about 30; the rest is for handler replies)."""
-    private_per_second: float = 1.0
-    group_per_minute: float = 20.0
-    burst: int = 2
-    """Messages a chat may get at once before its rate applies. Telegram tolerates about 3;
-    one less keeps a margin for requests that reach it closer together than they left."""
-
-
-@dataclass(frozen=True)
 class SenderOptions:
     """How the sender behaves; the defaults suit production, tests shorten the timeouts."""
 
@@ -86,45 +68,6 @@ class SenderOptions:
     """Chats considered per look at the queue."""
     stop_grace: float = 30.0
     """How long ``stop`` lets sends in flight finish before abandoning them."""
-    limits: Limits = field(default_factory=Limits)
-
-
-class Bucket:
-    """Token bucket on the monotonic clock: ``capacity`` sends at once, ``rate`` a second after."""
-
-    def __init__(self, rate: float, capacity: float, now: float) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = capacity
-        self.stamp = now
-
-    def _refill(self, now: float) -> None:
-        """Credit the time since the last look."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait(self, now: float) -> float:
-        """Seconds until a send is allowed (0 when it is allowed now)."""
-        self._refill(now)
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
-
-    def take(self, now: float) -> None:
-        """Spend one send."""
-        self._refill(now)
-        self.tokens -= 1
-
-    def full(self, now: float) -> bool:
-        """Unused for so long that forgetting it changes nothing."""
-        self._refill(now)
-        return self.tokens >= self.capacity
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """The wait Telegram asked for, whatever PTB's ``PTB_TIMEDELTA`` setting."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def is_gone(exc: TelegramError) -> bool:
@@ -165,19 +108,16 @@ class OutboxSender:
         storage: Storage,
         render: Render,
         options: SenderOptions | None = None,
+        flood: FloodControl | None = None,
     ) -> None:
         self.options = options or SenderOptions()
+        self.flood = flood or FloodControl()
         self._bot, self._request = private_bot(template, self.options)
         self._storage = storage
         self._render = render
-        self._clock: Callable[[], float] = time.monotonic
-        limits = self.options.limits
-        self._global = Bucket(limits.per_second, limits.per_second, self._clock())
-        self._chats: dict[int, Bucket] = {}
         self._busy: set[int] = set()
         self._inflight: set[asyncio.Task[None]] = set()
         self._floods: dict[int, float] = {}
-        self._hold_until = 0.0
         self._wakeup = asyncio.Event()
         self._closing = False
         self._loop: asyncio.Task[None] | None = None
@@ -254,9 +194,9 @@ class OutboxSender:
 
     async def _dispatch(self) -> float:
         """Start every send the limits allow now; returns how long the loop may sleep."""
-        now = self._clock()
-        if now < self._hold_until:
-            return self._hold_until - now
+        flood = self.flood
+        if held := flood.held(flood.now()):
+            return held
         pause = self.options.poll_interval
         if len(self._inflight) >= self.options.concurrency:
             return pause
@@ -265,30 +205,17 @@ class OutboxSender:
                 break
             if item.chat_id in self._busy:
                 continue
-            now = self._clock()
-            overall = self._global.wait(now)
+            now = flood.now()
+            overall = flood.outbox_overall_wait(now)
             if overall > 0:
                 return min(pause, overall)
-            chat = self._bucket(item.chat_id, now)
-            wait = chat.wait(now)
+            wait = flood.outbox_chat_wait(item.chat_id, now)
             if wait > 0:
                 pause = min(pause, wait)
                 continue
-            self._global.take(now)
-            chat.take(now)
+            flood.outbox_take(item.chat_id, now)
             self._launch(item)
         return pause
-
-    def _bucket(self, chat_id: int, now: float) -> Bucket:
-        """The chat's bucket: 1/s in private chats, 20/min in groups (negative ids)."""
-        bucket = self._chats.get(chat_id)
-        if bucket is None:
-            if len(self._chats) > 4096:
-                self._chats = {c: b for c, b in self._chats.items() if not b.full(now)}
-            limits = self.options.limits
-            rate = limits.group_per_minute / 60 if chat_id < 0 else limits.private_per_second
-            bucket = self._chats[chat_id] = Bucket(rate, limits.burst, now)
-        return bucket
 
     def _launch(self, item: OutboxItem) -> None:
         """Send one row in its own task; the chat is busy until it is done."""
@@ -384,12 +311,12 @@ class OutboxSender:
     async def _flooded(self, item: OutboxItem, seconds: float) -> None:
         """Wait out a 429 in this chat; in several chats at once, pause every send."""
         await self._retry_in(item, seconds, f"flood control: retry after {seconds:g} s")
-        now = self._clock()
+        now = self.flood.now()
         self._floods = {c: at for c, at in self._floods.items() if now - at < FLOOD_WINDOW}
         self._floods[item.chat_id] = now
         everything = len(self._floods) > 1
         if everything:
-            self._hold_until = max(self._hold_until, now + seconds)
+            self.flood.hold(seconds)  # the handlers' answers wait too
         log.warning(
             "outbox %d to chat %d: flood control, retry in %g s%s",
             item.id,
@@ -454,11 +381,13 @@ async def start_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> Ou
     if data.storage is None or data.plan is None or data.settings is None:
         raise RuntimeError("the outbox sender starts after the storage and the plan")
     options = data.extra.get(OPTIONS_KEY)
+    limiter = app.bot.rate_limiter if isinstance(app.bot, ExtBot) else None
     sender = OutboxSender(
         app.bot,
         data.storage,
         renderer(data.storage, data.plan, data.settings.bot_language),
         options if isinstance(options, SenderOptions) else None,
+        limiter.flood if isinstance(limiter, SharedRateLimiter) else None,
     )
     await sender.start()
     data.extra[SENDER_KEY] = sender

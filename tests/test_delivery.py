@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotApplication
-from bot.delivery import Bucket, OutboxSender, SenderOptions, configure, outbox_sender
+from bot.delivery import OutboxSender, SenderOptions, configure, outbox_sender
 from bot.faketelegram import FakeChat, FakeTelegram, RateLimits
 from bot.i18n import Markup
 from bot.render.outgoing import Outgoing
@@ -165,6 +165,27 @@ async def test_fan_out_keeps_limits_and_survives_429_500_and_lost_requests(
         assert fired.count("Internal Server Error") == 2
         attempts = [(await storage.outbox.get(item)).attempts for item in items]  # type: ignore[union-attr]
         assert attempts == [2] * 6 + [1] * 24
+
+
+async def test_an_answer_cuts_in_line_during_a_fan_out_and_nothing_is_refused(
+    tmp_path: Path,
+) -> None:
+    async with running_bot(tmp_path) as h:
+        h.fake.enable_rate_limits(RateLimits())
+        storage, sender = parts(h.app)
+        chats = await world(h.fake, storage, 90)
+        for i, chat in enumerate(chats):
+            await owe(storage, chat.id, f"n{i}")
+        sender.wake()
+        await until(lambda: len(h.fake.bot_messages(chats[0])) == 1, "the fan-out is under way")
+
+        askers = [h.user(70 + i, f"Asker {i}") for i in range(10)]
+        answers = await asyncio.gather(*(h.ask(p, c, "/help") for p, c in askers))
+
+        assert all(answers)  # answered while most of the fan-out still waits its turn
+        assert (await storage.outbox.counts()).get("pending", 0) > 20
+        await until(all_sent(storage, 90), "every row sent")
+        assert h.fake.rejections == []  # answers and fan-out together kept Telegram's limits
 
 
 async def test_blocked_user_is_refused_once_and_left_alone(tmp_path: Path) -> None:
@@ -459,14 +480,3 @@ async def test_requeue_sending_puts_back_only_interrupted_rows(storage: Storage)
     assert await storage.outbox.state(sent) == "sent"
     assert await storage.outbox.state(waiting) == "pending"
     assert await storage.outbox.requeue_sending() == 0
-
-
-def test_bucket_allows_a_burst_then_the_rate() -> None:
-    bucket = Bucket(rate=1.0, capacity=3, now=0.0)
-    for _ in range(3):
-        assert bucket.wait(0.0) == 0
-        bucket.take(0.0)
-    assert bucket.wait(0.0) == pytest.approx(1.0)
-    assert bucket.wait(0.5) == pytest.approx(0.5)
-    assert bucket.wait(1.0) == 0
-    assert not bucket.full(1.0) and bucket.full(10.0)
