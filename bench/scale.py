@@ -37,6 +37,7 @@ from bot.digest import Digester, scheduled_start
 from bot.i18n import t
 from bot.permissions import Actor
 from bot.plan import Plan, Task, load_plan
+from bot.render.digest import MAX_CHANGES
 from bot.render.tasks import Moment, list_page, page_keyboard
 from handlers.cards import card
 from handlers.common import Caller
@@ -499,13 +500,13 @@ async def digest(bench: Bench, _: int) -> None:
 
 async def digest_rows(bench: Bench) -> tuple[int, int]:
     """What a department digest needs (its tasks' states, this week's changes to them) and
-    what ``Digester.render`` fetches (every state, every change of the week)."""
+    what ``Digester.render`` fetches (those states, and only the changes it lists)."""
     start = scheduled_start(bench.digester.week(ANCHOR), ZONE)
-    changes = await bench.storage.updates.between(start, ANCHOR + timedelta(microseconds=1))
-    states = await bench.storage.updates.states()
     tasks = {task.number for task in bench.plan.tasks_of(BIG_DEPT)}
-    needed = len(tasks & states.keys()) + sum(1 for u in changes if u.task in tasks)
-    return needed, len(states) + len(changes)
+    end = ANCHOR + timedelta(microseconds=1)
+    changes = await bench.storage.updates.count_between(start, end, tasks=tasks)
+    states = len(await bench.storage.updates.states(tasks))
+    return states + changes, states + min(changes, MAX_CHANGES)
 
 
 Operation = Callable[[Bench, int], Awaitable[None]]

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import Language, Markup, pick_language, plain, t
 from bot.plan import Plan
 from bot.render.digest import (
+    MAX_CHANGES,
     DigestInput,
     Week,
     department_digest,
@@ -104,15 +105,20 @@ class Digester:
         """The digest's lines for this chat, and whether a progress chart goes with it."""
         week = self.week(now)
         start = scheduled_start(week, self.zone)
-        # A department's digest reads only its own tasks: a tenth of the plan, not all of it.
-        tasks = None
+        end = now + timedelta(microseconds=1)
+        updates = self.storage.updates
+        # A department's digest reads only its own tasks (a tenth of the plan, not all of it),
+        # and of the week's changes only those it lists, and how many there were.
+        tasks, changes_total = None, None
         if chat.binding not in (None, WHOLE_PLAN):
             tasks = [x.number for x in self.plan.tasks_of(chat.binding)]
-        end = now + timedelta(microseconds=1)
+            changes_total = await updates.count_between(start, end, tasks=tasks)
+        limit = None if tasks is None else MAX_CHANGES
         data = DigestInput(
             plan=self.plan,
-            states=await self.storage.updates.states(tasks),
-            changes=await self.storage.updates.between(start, end, tasks=tasks),
+            states=await updates.states(tasks),
+            changes=await updates.between(start, end, tasks=tasks, limit=limit),
+            changes_total=changes_total,
             at=Moment(now, self.tracking_since),
             week=week,
             lang=lang,

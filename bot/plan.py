@@ -139,14 +139,30 @@ class Plan(_Frozen):
 
     def tasks_of(self, code: str, *, lead_only: bool = False) -> list[Task]:
         """Tasks naming the department, led ones first, each group in plan order."""
-        led = [t for t in self.tasks if t.lead == code]
-        if lead_only:
-            return led
-        return led + [t for t in self.tasks if code in t.participants]
+        led, named = self._tasks_by_department.get(code, ((), ()))
+        return list(led if lead_only else named)
+
+    @cached_property
+    def _tasks_by_department(self) -> dict[str, tuple[tuple[Task, ...], tuple[Task, ...]]]:
+        """Each department's led tasks and all its tasks, worked out once: /mytasks and the
+        digest ask on every call, and a scan of a large plan costs milliseconds each time."""
+        led: dict[str, list[Task]] = {d.code: [] for d in self.departments}
+        taking_part: dict[str, list[Task]] = {d.code: [] for d in self.departments}
+        for task in self.tasks:
+            led.setdefault(task.lead, []).append(task)
+            for code in task.participants:
+                taking_part.setdefault(code, []).append(task)
+        return {
+            code: (tuple(tasks), tuple(tasks + taking_part.get(code, [])))
+            for code, tasks in led.items()
+        } | {code: ((), tuple(tasks)) for code, tasks in taking_part.items() if code not in led}
 
     def to_json(self) -> str:
         """The canonical text of ``tasks.json``: stable key order, readable Chinese, newline at end."""
-        data = self.model_dump(mode="json", exclude={"task_by_number", "department_by_code"})
+        data = self.model_dump(
+            mode="json",
+            exclude={"task_by_number", "department_by_code", "_tasks_by_department"},
+        )
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 

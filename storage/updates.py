@@ -125,6 +125,20 @@ def _update(row: sqlite3.Row) -> StatusUpdate:
     )
 
 
+def _made_between(
+    start: datetime, end: datetime, tasks: Iterable[int] | None
+) -> tuple[str, list[object]]:
+    """The WHERE clause (on ``status_updates AS u``) and its parameters: made in [start, end),
+    for ``tasks`` if given."""
+    where = "u.created_at >= ? AND u.created_at < ?"
+    params: list[object] = [to_db(start), to_db(end)]
+    if tasks is not None:
+        wanted = sorted(set(tasks))
+        where += f" AND u.task IN ({','.join('?' * len(wanted))})"
+        params += wanted
+    return where, params
+
+
 def _state(row: sqlite3.Row) -> TaskState:
     # By position, in the order of SELECT_STATE, for the same reason: lists read thousands.
     task, status, progress, last_update_id, updated_at, changed = row
@@ -229,17 +243,31 @@ class Updates:
         )
 
     async def between(
-        self, start: datetime, end: datetime, *, tasks: Iterable[int] | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        tasks: Iterable[int] | None = None,
+        limit: int | None = None,
     ) -> list[StatusUpdate]:
-        """Updates made in ``[start, end)``, oldest first; optionally only for some tasks."""
-        sql = f"{SELECT_UPDATES} WHERE u.created_at >= ? AND u.created_at < ?"
-        params: list[object] = [to_db(start), to_db(end)]
-        if tasks is not None:
-            wanted = sorted(set(tasks))
-            sql += f" AND u.task IN ({','.join('?' * len(wanted))})"
-            params += wanted
-        rows = await self._db.fetchall(sql + " ORDER BY u.id", params)
-        return [_update(r) for r in rows]
+        """Updates made in ``[start, end)``, oldest first; optionally only for some tasks, and
+        only the first ``limit``."""
+        where, params = _made_between(start, end, tasks)
+        sql = f"{SELECT_UPDATES} WHERE {where} ORDER BY u.id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_update(r) for r in await self._db.fetchall(sql, params)]
+
+    async def count_between(
+        self, start: datetime, end: datetime, *, tasks: Iterable[int] | None = None
+    ) -> int:
+        """How many updates ``between`` would return without a limit."""
+        where, params = _made_between(start, end, tasks)
+        count = await self._db.fetchvalue(
+            f"SELECT count(*) FROM status_updates AS u WHERE {where}", params
+        )
+        return int(count or 0)
 
     async def get(self, update_id: int) -> StatusUpdate | None:
         row = await self._db.fetchone(f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))

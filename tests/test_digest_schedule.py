@@ -134,6 +134,30 @@ async def test_the_whole_plan_digest_owes_a_chart(tmp_path: Path, plan: Plan) ->
         assert kinds[-1] == "chart" and set(kinds[:-1]) == {"text"}
 
 
+async def test_a_department_digest_lists_the_first_40_changes_and_counts_the_rest(
+    tmp_path: Path, plan: Plan
+) -> None:
+    clock = FakeClock(local(days=-1))  # Sunday of the week before
+    async with Bot(tmp_path / "bot.db", clock, plan) as digester:
+        await bound_group(digester)
+        await digester.storage.users.seen(7, full_name="Ming")
+        mine = [task.number for task in plan.tasks_of("cnipa")]
+        others = [task.number for task in plan.tasks if task.number not in set(mine)]
+        record = digester.storage.updates.record
+        await record(mine[0], author_id=7, dept="cnipa", chat_id=None, note="last week")
+        for i in range(45):
+            clock.now = local(hours=1, minutes=i)
+            await record(mine[i % len(mine)], author_id=7, dept="cnipa", chat_id=None, note=f"n{i}")
+            await record(others[i % len(others)], author_id=7, dept=None, chat_id=None, note="x")
+        clock.now = local(hours=9)
+        assert await digester.owe_due() == 1
+        text = "".join(item.payload["text"] for item in await digester.storage.outbox.due())
+        assert "<b>本周变化</b>（45）" in text
+        assert "n0”" in text and "n39”" in text and "n40”" not in text
+        assert "……另有 5 条" in text
+        assert "last week" not in text and "“x”" not in text
+
+
 # --- property: exactly once per chat per week, through any sequence of restarts ----------------
 
 schedules = st.tuples(st.integers(1, 7), st.integers(0, 23), st.sampled_from([0, 15, 30, 59]))

@@ -52,6 +52,9 @@ class DigestInput:
     at: Moment
     week: Week
     lang: Language
+    changes_total: int | None = None
+    """How many updates the week had when ``changes`` holds only the first of them (a large
+    department's digest reads no more than it shows); ``None`` when it holds them all."""
 
 
 def _heading(data: DigestInput, scope: str) -> Markup:
@@ -80,12 +83,13 @@ def change_line(update: StatusUpdate, data: DigestInput) -> Markup:
 
 def _changes(data: DigestInput, tasks: Collection[int]) -> list[Markup]:
     changes = [u for u in data.changes if u.task in tasks]
-    lines = [t(data.lang, "digest.changes", count=len(changes))]
+    total = len(changes) if data.changes_total is None else data.changes_total
+    lines = [t(data.lang, "digest.changes", count=total)]
     if not changes:
         lines.append(t(data.lang, "digest.no_changes"))
     lines += [change_line(u, data) for u in changes[:MAX_CHANGES]]
-    if len(changes) > MAX_CHANGES:
-        lines.append(t(data.lang, "digest.more", count=len(changes) - MAX_CHANGES))
+    if total > MAX_CHANGES:
+        lines.append(t(data.lang, "digest.more", count=total - MAX_CHANGES))
     return lines
 
 
