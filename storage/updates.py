@@ -134,7 +134,9 @@ def _made_between(
     params: list[object] = [to_db(start), to_db(end)]
     if tasks is not None:
         wanted = sorted(set(tasks))
-        where += f" AND u.task IN ({','.join('?' * len(wanted))})"
+        # The unary + keeps SQLite off the by-task index: for a few hundred tasks it chose it
+        # and read every update they ever had (50 ms at 10x data) instead of the week's.
+        where += f" AND +u.task IN ({','.join('?' * len(wanted))})"
         params += wanted
     return where, params
 

@@ -7,7 +7,7 @@ import itertools
 import re
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -15,7 +15,7 @@ from storage import Storage
 from storage.digests import iso_week
 from storage.people import WHOLE_PLAN, Redeemed, Role
 from storage.subscriptions import EVERYTHING, Follow, Subscription
-from storage.updates import Status, StatusUpdate
+from storage.updates import Status, StatusUpdate, _made_between
 from tests.conftest import FakeClock
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -575,6 +575,22 @@ async def test_between_includes_start_and_excludes_end(storage: Storage, clock: 
     # Moments in another time zone are the same moments.
     local = await storage.updates.between(t1.astimezone(SHANGHAI), t2.astimezone(SHANGHAI))
     assert ids(local) == [b.id, c.id]
+    assert await storage.updates.count_between(t0, end, tasks=[1, 3]) == 3
+    assert ids(await storage.updates.between(t0, end, tasks=[1, 3], limit=2)) == [a.id, c.id]
+    assert await storage.updates.count_between(t1, t2) == 2
+
+
+async def test_a_week_of_some_tasks_is_read_by_time_not_by_task(storage: Storage) -> None:
+    # Without statistics SQLite picked the by-task index for a few hundred tasks and read every
+    # update they ever had; a digest's week is a thin slice of time however many tasks it spans.
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    where, params = _made_between(start, start + timedelta(days=7), range(1, 400))
+    plan = await storage.db.fetchall(
+        f"EXPLAIN QUERY PLAN SELECT count(*) FROM status_updates AS u WHERE {where}", params
+    )
+    assert [row[3] for row in plan] == [
+        "SEARCH u USING INDEX status_updates_by_time (created_at>? AND created_at<?)"
+    ]
 
 
 async def test_states(storage: Storage) -> None:
