@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.report import Section
+from bench.report import Section, percentile
 from bot.delivery import outbox_sender
 from bot.faketelegram import BotEvent, FakeChat, RateLimits
 from bot.plan import Plan
@@ -310,13 +310,15 @@ def report(outcomes: Sequence[Outcome], busy: float) -> Section:
     )  # fmt: skip
     cases = [(o, o.update) for o in outcomes] + [(o, o.digest) for o in outcomes]
     for outcome, case in cases:
-        answers = sorted(case.answers)
+        answers = case.answers
         section.add(
             case.what,
             f"{outcome.setting}, {outcome.rate:g}/s",
             case.messages,
             len(answers),
-            f"{_ms(answers, 0.5)} / {_ms(answers, 0.99)}" if answers else "-",
+            f"{percentile(answers, 0.5) * 1000:.0f} / {percentile(answers, 0.99) * 1000:.0f}"
+            if answers
+            else "-",
             f"{case.took:.1f}",
             f"{case.floor:.1f}",
             f"{case.ratio:.2f}",
@@ -345,11 +347,6 @@ def report(outcomes: Sequence[Outcome], busy: float) -> Section:
         f"{busy:.2f} of a core on average, so the limits, not the machine, set the pace."
     )
     return section
-
-
-def _ms(ordered: Sequence[float], q: float) -> str:
-    """A percentile of sorted seconds, nearest rank, in whole milliseconds."""
-    return f"{ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000:.0f}"
 
 
 def _refused(outcome: Outcome, case: Case) -> str:

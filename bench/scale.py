@@ -16,7 +16,6 @@ import gc
 import importlib
 import itertools
 import json
-import math
 import random
 import resource
 import sqlite3
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from bench.report import Section
+from bench.report import Section, percentile
 from bot.context import BotContext
 from bot.digest import Digester, scheduled_start
 from bot.i18n import t
@@ -569,12 +568,6 @@ async def measure(benches: Sequence[Bench], name: str, operation: Operation) -> 
     finally:
         gc.callbacks.remove(collections)
     return collections
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """Nearest rank: p99 of 300 samples is the third slowest."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def rss_mb() -> float:

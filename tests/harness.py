@@ -47,6 +47,17 @@ class Harness:
         return person, self.fake.private_chat(person)
 
 
+def settings_for(fake: FakeTelegram, tmp_path: Path, **overrides: object) -> Settings:
+    """Settings of a bot talking to ``fake``, its database in ``tmp_path``, no ``.env`` read."""
+    values: dict[str, object] = {
+        "telegram_bot_token": fake.token,
+        "telegram_api_base_url": fake.base_url,
+        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        "tasks_file": DATA / "tasks.json",
+    }
+    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg, arg-type]
+
+
 @asynccontextmanager
 async def running_bot(
     tmp_path: Path,
@@ -57,14 +68,7 @@ async def running_bot(
 ) -> AsyncIterator[Harness]:
     fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
     await fake.start()
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token=fake.token,
-        telegram_api_base_url=fake.base_url,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        tasks_file=DATA / "tasks.json",
-        bot_admins=frozenset(admins),
-    )
+    settings = settings_for(fake, tmp_path, bot_admins=frozenset(admins))
     app = build_application(settings, clock=clock)
     try:
         async with started(app):

@@ -14,7 +14,6 @@ import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.app import build_application
-from bot.config import Settings
 from bot.context import BotApplication
 from bot.delivery import OutboxSender, SenderOptions, configure, outbox_sender
 from bot.faketelegram import FakeChat, FakeTelegram, RateLimits
@@ -23,8 +22,8 @@ from bot.render.outgoing import Outgoing
 from storage import Storage
 from storage.outbox import OutboxItem
 from storage.subscriptions import Follow
-from tests.conftest import DATA, FakeClock
-from tests.harness import ADMIN_ID, BOT_USERNAME, running_bot, started
+from tests.conftest import FakeClock
+from tests.harness import ADMIN_ID, BOT_USERNAME, running_bot, settings_for, started
 
 Condition = Callable[[], bool | Awaitable[bool]]
 PNG = bytes.fromhex(
@@ -53,15 +52,7 @@ async def bot_on(
     fake: FakeTelegram, tmp_path: Path, options: SenderOptions | None = None
 ) -> AsyncIterator[BotApplication]:
     """The real application on an existing fake and database (so it can be started again)."""
-    settings = Settings(
-        _env_file=None,
-        telegram_bot_token=fake.token,
-        telegram_api_base_url=fake.base_url,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        tasks_file=DATA / "tasks.json",
-        bot_admins=frozenset({ADMIN_ID}),
-    )
-    app = build_application(settings)
+    app = build_application(settings_for(fake, tmp_path, bot_admins=frozenset({ADMIN_ID})))
     if options is not None:
         configure(app, options)
     async with started(app):

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.faketelegram import FakeTelegram
 from bot.health_check import check
 from bot.webhook import SECRET_HEADER, WebhookServer, listen, register
-from tests.conftest import DATA
+from tests.harness import settings_for
 
 SECRET = "s3cret_token-for-tests"
 USER = 5
@@ -41,12 +41,9 @@ async def webhook(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, WebhookSe
     fake = FakeTelegram(bot_username="plan_test_bot")
     await fake.start()
     fake.add_user(USER, "Wu", language_code="zh-hans", started=True)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_bot_token=fake.token,
-        telegram_api_base_url=fake.base_url,
-        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
-        tasks_file=DATA / "tasks.json",
+    settings = settings_for(
+        fake,
+        tmp_path,
         webhook_url="https://bot.example.org/telegram/updates",
         webhook_secret=SECRET,
     )
