@@ -29,7 +29,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.report import Section, percentile
-from bot.delivery import outbox_sender
 from bot.faketelegram import BotEvent, FakeChat, RateLimits
 from bot.plan import Plan
 from storage import Storage
@@ -281,7 +280,7 @@ async def measure(setting: str, asking: bool) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as workdir:
         async with running_bot(Path(workdir), clock=clock) as harness:
             harness.fake.enable_rate_limits(RateLimits())
-            sender = outbox_sender(harness.app.bot_data)
+            sender = harness.app.bot_data.sender
             assert sender is not None
             plan = harness.app.bot_data.plan
             assert plan is not None

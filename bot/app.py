@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,37 +17,35 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     MessageHandler,
     TypeHandler,
     filters,
 )
 
 from bot import callbacks
+from bot.composer import composer
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData
-from bot.delivery import start_sender, stop_sender
+from bot.delivery import OutboxSender
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.flood import FloodControl, SharedRateLimiter
-from bot.i18n import pick_language, plain, t
+from bot.i18n import plain, t
 from bot.plan import load_plan
+from bot.registry import COMMANDS
 from handlers import (
     chats,
     common,
-    digest,
     errors,
-    export,
     membership,
     subscriptions,
     tasks,
     updates,
 )
-from handlers.cards import wake_sender
 from handlers.menus import register_menus
 from storage import Storage
 from storage.db import Clock, utcnow
-
-HandlerCallback = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +72,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     )
     app.bot_data.settings = settings
     app.bot_data.clock = clock
+    app.bot_data.commands = COMMANDS
     register_handlers(app)
     return app
 
@@ -84,30 +82,12 @@ def register_handlers(app: BotApplication) -> None:
     # -1: before anything else, remember who wrote and where (writes only on change).
     app.add_handler(TypeHandler(Update, common.remember), group=-1)
 
-    # 0: commands, from PRODUCT.md's table. A command addressed to another bot
+    # 0: the commands of the registry (bot/registry.py). A command addressed to another bot
     # (/task@other_bot) matches none of these: CommandHandler checks the addressee.
-    commands: dict[str, HandlerCallback] = {
-        "start": membership.start_command,
-        "help": membership.help_command,
-        "mytasks": tasks.mytasks_command,
-        "task": tasks.task_command,
-        "update": updates.update_command,
-        "note": updates.note_command,
-        "find": tasks.find_command,
-        "depts": tasks.depts_command,
-        "overview": tasks.overview_command,
-        "invite": membership.invite_command,
-        "bind": membership.bind_command,
-        "unbind": membership.unbind_command,
-        "lang": membership.lang_command,
-        "subscribe": subscriptions.subscribe_command,
-        "unsubscribe": subscriptions.unsubscribe_command,
-        "subscriptions": subscriptions.subscriptions_command,
-        "digest": digest.digest_command,
-        "export": export.export_command,
-    }
-    for name, callback in commands.items():
-        app.add_handler(CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE))
+    for command in app.bot_data.commands:
+        app.add_handler(
+            CommandHandler(command.name, command.callback, filters=filters.UpdateType.MESSAGE)
+        )
 
     # Buttons: each prefix names what it does and its layout version; nothing else matches.
     app.add_handler(CallbackQueryHandler(updates.status_tap, pattern=callbacks.STATUS_PATTERN))
@@ -150,16 +130,14 @@ def register_handlers(app: BotApplication) -> None:
 async def digest_tick(context: BotContext) -> None:
     """Owe every digest whose time has come this week (after downtime, too)."""
     if await context.digester.owe_due():
-        wake_sender(context)
+        context.wake_sender()
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button whose data matches no current layout: forged, or from an old version."""
     query = update.callback_query
     assert query is not None
-    user = update.effective_user
-    lang = pick_language(None, user.language_code if user else None, context.settings.bot_language)
-    await query.answer(plain(t(lang, "button.stale")))
+    await query.answer(plain(t(await common.chat_language(update, context), "button.stale")))
 
 
 async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
@@ -179,7 +157,7 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     if app.job_queue is not None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
-    await register_menus(app.bot, settings.bot_language)
+    await register_menus(app.bot, data.commands, settings.bot_language)
     await start_sender(app)  # after the storage is open: drains what a restart left owed
     # What is loaded now (modules, the plan) lives as long as the bot: keep it out of the
     # collector's full passes, which otherwise walk it all and stall busy moments (bench/scale).
@@ -193,9 +171,27 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     )
 
 
+async def start_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
+    """The outbox sender, on the storage and plan ``post_init`` has loaded, sharing the
+    handlers' flood allowance."""
+    data = app.bot_data
+    assert data.storage is not None and data.plan is not None and data.settings is not None
+    limiter = app.bot.rate_limiter if isinstance(app.bot, ExtBot) else None
+    sender = OutboxSender(
+        app.bot,
+        data.storage,
+        composer(data.storage, data.plan, data.settings.bot_language),
+        data.sender_options,
+        limiter.flood if isinstance(limiter, SharedRateLimiter) else None,
+    )
+    await sender.start()
+    data.sender = sender
+
+
 async def post_shutdown(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     """Close what ``post_init`` opened: the outbox sender first, while its storage is open."""
-    await stop_sender(app)
+    if app.bot_data.sender is not None:
+        await app.bot_data.sender.stop()
     if app.bot_data.storage is not None:
         await app.bot_data.storage.close()
         app.bot_data.storage = None

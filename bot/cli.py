@@ -179,7 +179,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    from bot.preview import preview_digest
+    from bot.digest_preview import preview_digest
 
     settings = settings_or_abort()
     plan = plan_or_abort(settings)

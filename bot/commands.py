@@ -1,11 +1,22 @@
-"""The commands: who they are for and where, for /help and for Telegram's command menus."""
+"""What a command is: its handler, who it is for and where, and its menu and help texts.
+
+The one table of commands is ``bot/registry.py``; registration, both command menus and /help
+are generated from it. This module only defines a row and the questions asked of the table.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Any
+
+from telegram import Update
 
 from bot.permissions import Actor
+
+HandlerCallback = Callable[[Update, Any], Coroutine[Any, Any, None]]
+"""A handler: ``async def f(update, context: BotContext) -> None``."""
 
 
 class Audience(IntEnum):
@@ -26,30 +37,19 @@ class Where(StrEnum):
 @dataclass(frozen=True)
 class Command:
     name: str
+    callback: HandlerCallback
     audience: Audience
     where: Where = Where.ANY
 
+    @property
+    def menu_key(self) -> str:
+        """Catalogue key of its one-line description in Telegram's command menu."""
+        return f"cmd.{self.name}"
 
-COMMANDS: tuple[Command, ...] = (
-    Command("start", Audience.ANYONE, Where.PRIVATE),
-    Command("help", Audience.ANYONE),
-    Command("mytasks", Audience.MEMBER),
-    Command("task", Audience.ANYONE),
-    Command("update", Audience.MEMBER),
-    Command("note", Audience.MEMBER),
-    Command("find", Audience.ANYONE),
-    Command("depts", Audience.ANYONE),
-    Command("overview", Audience.ANYONE),
-    Command("subscribe", Audience.ANYONE),
-    Command("unsubscribe", Audience.ANYONE),
-    Command("subscriptions", Audience.ANYONE),
-    Command("digest", Audience.ANYONE),
-    Command("invite", Audience.MANAGER),
-    Command("bind", Audience.MANAGER, Where.GROUP),
-    Command("unbind", Audience.MANAGER, Where.GROUP),
-    Command("lang", Audience.ANYONE),
-    Command("export", Audience.ADMIN),
-)
+    @property
+    def help_key(self) -> str:
+        """Catalogue key of its /help line, with an example."""
+        return f"help.{self.name}"
 
 
 def level(actor: Actor) -> Audience:
@@ -62,7 +62,7 @@ def level(actor: Actor) -> Audience:
     return Audience.ANYONE
 
 
-def available(audience: Audience, in_group: bool) -> list[Command]:
+def available(commands: Sequence[Command], audience: Audience, in_group: bool) -> list[Command]:
     """The commands someone of this level may use in this kind of chat."""
     here = Where.GROUP if in_group else Where.PRIVATE
-    return [c for c in COMMANDS if c.audience <= audience and c.where in (Where.ANY, here)]
+    return [c for c in commands if c.audience <= audience and c.where in (Where.ANY, here)]

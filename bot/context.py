@@ -1,14 +1,21 @@
-"""The typed context handlers receive: ``context.storage``, ``context.settings``, ``context.plan``."""
+"""The typed context handlers receive: ``context.storage``, ``context.settings``, ``context.plan``.
+
+Everything the application shares lives in a named, typed field of :class:`BotData`; nothing is
+kept under string keys, so a rename is a type error rather than a silent miss.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.commands import Command
 from bot.config import Settings
+from bot.delivery import OutboxSender, SenderOptions
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.plan import Plan
@@ -18,12 +25,17 @@ from storage.db import Clock
 
 T = TypeVar("T")
 
+RECENT_CARDS = 10_000
+"""How many (chat, message) → task links are kept in memory besides the database."""
+
 
 @dataclass
 class BotData:
-    """What ``post_init`` opens and loads, shared by every handler and job."""
+    """What ``build_application`` and ``post_init`` set up, shared by every handler and job."""
 
     settings: Settings | None = None
+    commands: tuple[Command, ...] = ()
+    """The command registry (``bot/registry.py``): handlers, menus and /help read it."""
     storage: Storage | None = None
     plan: Plan | None = None
     resolver: DepartmentResolver | None = None
@@ -31,7 +43,14 @@ class BotData:
     digester: Digester | None = None
     clock: Clock | None = None
     """Storage's clock: real time unless a test sets one."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    sender: OutboxSender | None = None
+    """The running outbox sender (started by ``post_init``)."""
+    sender_options: SenderOptions | None = None
+    """Options for the sender ``post_init`` starts; tests shorten its timeouts."""
+    seen: dict[tuple[str, int], tuple[object, ...]] = field(default_factory=dict)
+    """How each user and chat was last described, so ``remember`` writes only on change."""
+    recent_cards: OrderedDict[tuple[int, int], int] = field(default_factory=OrderedDict)
+    """(chat, message) → task of cards just sent, known before their database row lands."""
 
 
 class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
@@ -57,10 +76,27 @@ class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Bo
     def digester(self) -> Digester:
         return _ready(self.bot_data.digester, "digester")
 
+    @property
+    def commands(self) -> tuple[Command, ...]:
+        return self.bot_data.commands
+
     def moment(self) -> Moment:
         """Now, by the storage clock, and since when tasks are tracked: for health lights."""
         since = _ready(self.bot_data.tracking_since, "tracking_since")
         return Moment(self.storage.db.clock(), since)
+
+    def wake_sender(self) -> None:
+        """Messages were just owed: let the outbox sender start on them now."""
+        if self.bot_data.sender is not None:
+            self.bot_data.sender.wake()
+
+    def remember_card(self, chat_id: int, message_id: int, task: int) -> None:
+        """Which task a card shows, known at once: the database write waits its turn behind
+        others, and a quick reply to the card must not arrive before it."""
+        recent = self.bot_data.recent_cards
+        recent[(chat_id, message_id)] = task
+        while len(recent) > RECENT_CARDS:
+            recent.popitem(last=False)
 
 
 BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]

@@ -26,25 +26,19 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
-from telegram.ext import Application, ExtBot
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.context import BotData
-from bot.flood import FloodControl, SharedRateLimiter, retry_after_seconds
-from bot.render.outgoing import Outgoing, Render, renderer
+from bot.composer import Compose
+from bot.flood import FloodControl, retry_after_seconds
+from bot.render.outgoing import Outgoing
 from storage import Storage
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
-
-SENDER_KEY = "sender"
-"""Where ``post_init`` keeps the running sender in ``bot_data.extra`` (handlers call ``wake``)."""
-OPTIONS_KEY = "sender_options"
-"""Where :func:`configure` leaves options for the sender ``post_init`` starts."""
 
 FLOOD_WINDOW = 1.0
 """429s from two different chats within this many seconds look like a global flood limit."""
@@ -106,7 +100,7 @@ class OutboxSender:
         self,
         template: Bot,
         storage: Storage,
-        render: Render,
+        compose: Compose,
         options: SenderOptions | None = None,
         flood: FloodControl | None = None,
     ) -> None:
@@ -114,7 +108,7 @@ class OutboxSender:
         self.flood = flood or FloodControl()
         self._bot, self._request = private_bot(template, self.options)
         self._storage = storage
-        self._render = render
+        self._compose = compose
         self._busy: set[int] = set()
         self._inflight: set[asyncio.Task[None]] = set()
         self._floods: dict[int, float] = {}
@@ -249,7 +243,7 @@ class OutboxSender:
 
     async def _send(self, item: OutboxItem) -> None:
         """Render and send; record the outcome right after the answer (a small repeat window)."""
-        outgoing = await self._render(item)
+        outgoing = await self._compose(item)
         if outgoing is None:
             log.warning(
                 "outbox %d to chat %d: nothing to send; marked failed", item.id, item.chat_id
@@ -365,43 +359,3 @@ async def _finish(tasks: list[asyncio.Task[None]], grace: float) -> None:
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
-
-
-# --- wiring into the application -------------------------------------------------------------
-
-
-def configure(app: Application[Any, Any, Any, Any, BotData, Any], options: SenderOptions) -> None:
-    """Options for the sender ``post_init`` will start (call before the application starts)."""
-    app.bot_data.extra[OPTIONS_KEY] = options
-
-
-async def start_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> OutboxSender:
-    """Start the sender for an application whose storage and plan ``post_init`` has loaded."""
-    data = app.bot_data
-    if data.storage is None or data.plan is None or data.settings is None:
-        raise RuntimeError("the outbox sender starts after the storage and the plan")
-    options = data.extra.get(OPTIONS_KEY)
-    limiter = app.bot.rate_limiter if isinstance(app.bot, ExtBot) else None
-    sender = OutboxSender(
-        app.bot,
-        data.storage,
-        renderer(data.storage, data.plan, data.settings.bot_language),
-        options if isinstance(options, SenderOptions) else None,
-        limiter.flood if isinstance(limiter, SharedRateLimiter) else None,
-    )
-    await sender.start()
-    data.extra[SENDER_KEY] = sender
-    return sender
-
-
-async def stop_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
-    """Stop the application's sender (before its storage closes); nothing if none runs."""
-    sender = outbox_sender(app.bot_data)
-    if sender is not None:
-        await sender.stop()
-
-
-def outbox_sender(data: BotData) -> OutboxSender | None:
-    """The application's running sender, typed (``None`` before ``post_init``)."""
-    sender = data.extra.get(SENDER_KEY)
-    return sender if isinstance(sender, OutboxSender) else None

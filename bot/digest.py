@@ -25,11 +25,11 @@ from bot.render.digest import (
     week_of,
     whole_plan_digest,
 )
-from bot.render.outgoing import CHART, TEXT
 from bot.render.tasks import Moment
 from bot.render.text import split_lines
 from storage import Storage
 from storage.digests import DigestChat, DigestSettings, Message
+from storage.outbox import OutKind
 from storage.people import WHOLE_PLAN
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,12 @@ class Digester:
     async def messages(self, chat: DigestChat, now: datetime) -> list[Message]:
         lang = pick_language(chat.language, None, self.default_language)
         lines, chart = await self.render(chat, now, lang)
-        messages: list[Message] = [(TEXT, {"text": str(text)}) for text in split_lines(lines)]
+        messages: list[Message] = [
+            (OutKind.TEXT, {"text": str(text)}) for text in split_lines(lines)
+        ]
         if chart:
             title = t(lang, "digest.chart_caption", title=self.plan.title, week=self.week(now).key)
-            messages.append((CHART, {"caption": plain(title, 1024), "lang": lang}))
+            messages.append((OutKind.CHART, {"caption": plain(title, 1024), "lang": lang}))
         return messages
 
     async def render(

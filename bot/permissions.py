@@ -1,6 +1,6 @@
 """Who may do what: the one place every command and every button asks.
 
-The rules are PRODUCT.md's table. A refusal carries the catalogue key of a one-sentence reason.
+The rules are the README's table of people and permissions. A refusal carries the catalogue key of a one-sentence reason.
 Nothing here trusts what a message or a button claims: the actor is who Telegram says sent the
 update, and their roles come from the database.
 """

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from telegram import InlineKeyboardMarkup, Message, Update
 
 from bot.context import BotContext
@@ -40,7 +38,7 @@ async def send_card(
         text = Markup(prefix + "\n\n" + text)
     sent = await reply(update, text, keyboard)
     if sent is not None:
-        remember_now(context, sent.chat_id, sent.message_id, number)
+        context.remember_card(sent.chat_id, sent.message_id, number)
         await context.storage.message_tasks.remember(sent.chat_id, sent.message_id, number)
 
 
@@ -50,31 +48,9 @@ async def refresh_card(context: BotContext, who: Caller, message: Message, numbe
     await edit(message, text, keyboard)
 
 
-def wake_sender(context: BotContext) -> None:
-    """Notifications were just owed: let the outbox sender start on them now."""
-    sender = context.bot_data.extra.get("sender")
-    if sender is not None:
-        sender.wake()
-
-
-RECENT_CARDS = 10_000
-
-
-def remember_now(context: BotContext, chat_id: int, message_id: int, number: int) -> None:
-    """Which task a card shows, known at once: the database write waits its turn behind others,
-    and a quick reply to the card must not arrive before it (bench/answering saw that)."""
-    recent: OrderedDict[tuple[int, int], int] = context.bot_data.extra.setdefault(
-        "recent_cards", OrderedDict()
-    )
-    recent[(chat_id, message_id)] = number
-    while len(recent) > RECENT_CARDS:
-        recent.popitem(last=False)
-
-
 async def task_of_message(context: BotContext, chat_id: int, message_id: int) -> int | None:
     """The task a bot message shows: a card just sent, or one remembered in the database."""
-    recent = context.bot_data.extra.get("recent_cards", {})
-    known = recent.get((chat_id, message_id))
+    known = context.bot_data.recent_cards.get((chat_id, message_id))
     if known is not None:
         return int(known)
     return await context.storage.message_tasks.task_of(chat_id, message_id)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.i18n import Language, Markup, pick_language, plain, t
+from bot.parsing import ArgumentError, clean
 from bot.permissions import Action, Actor, Decision, decide
 from bot.plan import Task
 from storage.people import Chat
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class Caller:
 async def remember(update: Update, context: BotContext) -> None:
     """Record the user and the chat, writing only when Telegram describes them differently."""
     user, chat = update.effective_user, update.effective_chat
-    seen: dict[object, tuple[object, ...]] = context.bot_data.extra.setdefault("seen", {})
+    seen = context.bot_data.seen
     if user is not None and not user.is_bot:
         profile = (user.full_name, user.username, user.language_code)
         if seen.get(("user", user.id)) != profile:
@@ -67,8 +72,10 @@ async def caller(update: Update, context: BotContext) -> Caller:
     return Caller(user.id, user.full_name, actor, chat, lang)
 
 
-def command_text(message: Message) -> str:
+def command_text(update: Update) -> str:
     """What follows the command, spacing kept (``context.args`` would lose a note's line breaks)."""
+    message = update.effective_message
+    assert message is not None, "commands come in messages"
     text = message.text or ""
     entity = next((e for e in message.entities if e.type == "bot_command" and e.offset == 0), None)
     if entity is None:
@@ -141,3 +148,63 @@ async def check_tap(
 async def stale(query: CallbackQuery, who: Caller) -> None:
     """A button that no longer means anything (forged, outdated, or its message gone)."""
     await query.answer(plain(t(who.lang, "button.stale")))
+
+
+async def read_args(update: Update, who: Caller, parse: Callable[[], T]) -> T | None:
+    """``parse()``; when the arguments are wrong, tell the person how, and return ``None``."""
+    try:
+        return parse()
+    except ArgumentError as exc:
+        await reply(update, t(who.lang, exc.key, **exc.fields))
+        return None
+
+
+@dataclass(frozen=True)
+class Tap(Generic[T]):
+    """A button press whose data parsed: the query, the message it is under, who pressed it."""
+
+    query: CallbackQuery
+    message: Message
+    who: Caller
+    data: T
+
+
+async def read_tap(
+    update: Update,
+    context: BotContext,
+    parse: Callable[[str], T | None],
+    valid: Callable[[T], bool] = lambda _: True,
+) -> Tap[T] | None:
+    """The preamble of every button: who pressed it, and what its data say; data that do not
+    parse, or name nothing that exists, or a message Telegram no longer shows, get the
+    'button is stale' toast and ``None``."""
+    query = update.callback_query
+    assert query is not None and query.data is not None, "registered for callback queries"
+    who = await caller(update, context)
+    data = parse(query.data)
+    if data is None or not isinstance(query.message, Message) or not valid(data):
+        await stale(query, who)
+        return None
+    return Tap(query, query.message, who, data)
+
+
+async def chat_language(update: Update, context: BotContext) -> Language:
+    """The language to answer in before (or without) knowing the caller: the chat's choice,
+    else the person's client, else the bot's default."""
+    chat, user = update.effective_chat, update.effective_user
+    stored = await context.storage.chats.get(chat.id) if chat is not None else None
+    return pick_language(
+        stored.language if stored else None,
+        user.language_code if user else None,
+        context.settings.bot_language,
+    )
+
+
+def known(context: BotContext, number: int) -> bool:
+    """Whether the plan has a task of this number (a button may carry any)."""
+    return context.plan.task(number) is not None
+
+
+def command_words(update: Update) -> list[str]:
+    """What follows the command, as words (trimmed of invisible characters around it)."""
+    return clean(command_text(update)).split()

@@ -9,11 +9,9 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.i18n import t
-from bot.parsing import clean
 from bot.permissions import Action
 from bot.statuses import fold
-from handlers.cards import wake_sender
-from handlers.common import Caller, caller, check, command_text, reply
+from handlers.common import Caller, caller, check, command_words, reply
 
 WEEKDAYS = {
     **{word: day for day, words in enumerate((
@@ -52,8 +50,7 @@ async def show(update: Update, context: BotContext, who: Caller) -> None:
 async def digest_command(update: Update, context: BotContext) -> None:
     """/digest [on|off|now|<weekday> <HH:MM>]."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    words = clean(command_text(update.effective_message)).split()
+    words = command_words(update)
     if not words:
         await show(update, context, who)
         return
@@ -71,7 +68,7 @@ async def digest_command(update: Update, context: BotContext) -> None:
             await reply(update, t(who.lang, "digest.not_eligible"))
             return
         await context.digester.owe_now(chat)
-        wake_sender(context)
+        context.wake_sender()
         await reply(update, t(who.lang, "digest.queued"))
         return
     elif len(words) == 2:

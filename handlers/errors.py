@@ -9,8 +9,8 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.context import BotContext
-from bot.i18n import pick_language, plain, t
-from handlers.common import reply
+from bot.i18n import Language, pick_language, plain, t
+from handlers.common import chat_language, reply
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,7 @@ async def error_handler(update: object, context: BotContext) -> None:
     log.error("error %s handling update %s", error_id, where, exc_info=context.error)
     if not isinstance(update, Update):
         return
-    user = update.effective_user
-    lang = pick_language(None, user.language_code if user else None, context.settings.bot_language)
-    text = t(lang, "error.unexpected", error_id=error_id)
+    text = t(await _language(update, context), "error.unexpected", error_id=error_id)
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(plain(text), show_alert=True)
@@ -44,24 +42,21 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     name, _, addressee = command.partition("@")
     if chat.type != "private" and addressee.lower() != (context.bot.username or "").lower():
         return  # in a group, another bot's command or a typo meant for nobody
-    user = update.effective_user
-    stored = await context.storage.chats.get(chat.id)
-    lang = pick_language(
-        stored.language if stored else None,
-        user.language_code if user else None,
-        context.settings.bot_language,
-    )
+    lang = await chat_language(update, context)
     await reply(update, t(lang, "error.unknown_command", command=name[:40]))
 
 
 async def private_text(update: Update, context: BotContext) -> None:
     """Text that is not a command, in a private chat: say what the bot understands."""
-    user = update.effective_user
-    chat = update.effective_chat
-    stored = await context.storage.chats.get(chat.id) if chat else None
-    lang = pick_language(
-        stored.language if stored else None,
-        user.language_code if user else None,
-        context.settings.bot_language,
-    )
-    await reply(update, t(lang, "error.text_hint"))
+    await reply(update, t(await chat_language(update, context), "error.text_hint"))
+
+
+async def _language(update: Update, context: BotContext) -> Language:
+    """The chat's language if the database still answers (it may be what failed), else the
+    person's client language."""
+    try:
+        return await chat_language(update, context)
+    except Exception:
+        user = update.effective_user
+        client = user.language_code if user else None
+        return pick_language(None, client, context.settings.bot_language)

@@ -36,7 +36,7 @@ async def export_command(update: Update, context: BotContext) -> None:
     assert message is not None
     if not (await check(update, who, context, Action.EXPORT)).allowed:
         return
-    fmt = parse_format(command_text(message))
+    fmt = parse_format(command_text(update))
     if fmt is None:
         await reply(update, t(who.lang, "usage.export"))
         return

@@ -5,19 +5,30 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Update
 
 from bot import callbacks
 from bot.commands import available, level
 from bot.context import BotContext
-from bot.departments import Resolution
 from bot.i18n import Language, Markup, join, plain, t
-from bot.parsing import ArgumentError, clean, parse_task_number
+from bot.parsing import clean, parse_task_number
 from bot.permissions import Action, decide
-from bot.plan import Department
 from bot.statuses import fold
 from handlers.cards import send_card
-from handlers.common import Caller, caller, check, command_text, edit, refusal, reply, stale
+from handlers.common import (
+    Caller,
+    caller,
+    check,
+    command_text,
+    command_words,
+    edit,
+    read_args,
+    read_tap,
+    refusal,
+    reply,
+    stale,
+)
+from handlers.departments import answer_unresolved
 from handlers.menus import refresh_chat_menu
 from handlers.subscriptions import change
 from storage.people import WHOLE_PLAN, Redeemed, Role
@@ -39,18 +50,15 @@ LANGUAGE_WORDS: dict[str, Language] = {
 async def start_command(update: Update, context: BotContext) -> None:
     """/start, /start join-<code>, /start task-<n>."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    payload = clean(command_text(update.effective_message))
+    payload = clean(command_text(update))
     if payload.startswith("join-"):
         await join_department(update, context, who, payload.removeprefix("join-"))
         return
     if payload.startswith("task-"):
-        try:
-            number = parse_task_number(payload.removeprefix("task-"), len(context.plan.tasks))
-        except ArgumentError as exc:
-            await reply(update, t(who.lang, exc.key, **exc.fields))
-            return
-        await send_card(update, context, who, number)
+        word, count = payload.removeprefix("task-"), len(context.plan.tasks)
+        number = await read_args(update, who, lambda: parse_task_number(word, count))
+        if number is not None:
+            await send_card(update, context, who, number)
         return
     lines = [t(who.lang, "start.hello", name=who.name, title=context.plan.title)]
     if payload:
@@ -104,11 +112,11 @@ async def join_department(update: Update, context: BotContext, who: Caller, code
 async def help_command(update: Update, context: BotContext) -> None:
     """/help: the commands this person may use here, one example each."""
     who = await caller(update, context)
-    commands = available(level(who.actor), who.chat.is_group)
+    commands = available(context.commands, level(who.actor), who.chat.is_group)
     if who.chat.is_group and not decide(who.actor, Action.CHAT_SETTINGS, chat=who.chat).allowed:
         commands = [c for c in commands if c.name != "lang"]
     lines = [t(who.lang, "help.title"), role_line(context, who), Markup("")]
-    lines += [t(who.lang, f"help.{c.name}") for c in commands]
+    lines += [t(who.lang, c.help_key) for c in commands]
     if who.chat.is_group:
         binding = who.chat.binding
         if binding == WHOLE_PLAN:
@@ -119,45 +127,13 @@ async def help_command(update: Update, context: BotContext) -> None:
     await reply(update, join(lines))
 
 
-# --- departments named in commands --------------------------------------------------------------
-
-
-def choices(
-    departments: tuple[Department, ...], action: str, arg: str, lang: Language
-) -> InlineKeyboardMarkup:
-    """A button per department (at most 8, two per row)."""
-    buttons = [
-        InlineKeyboardButton(
-            d.display(lang)[:40], callback_data=callbacks.dept(action, d.code, arg)
-        )
-        for d in departments[:8]
-    ]
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
-
-
-async def answer_unresolved(
-    update: Update, who: Caller, resolution: Resolution, action: str, arg: str = ""
-) -> None:
-    """Several departments match: buttons to choose; none: look-alikes to choose, or a hint."""
-    if resolution.ambiguous:
-        count = len(resolution.candidates)
-        text = t(who.lang, "dept.ambiguous", query=resolution.query, count=count)
-        await reply(update, text, choices(resolution.candidates, action, arg, who.lang))
-    elif resolution.suggestions:
-        text = t(who.lang, "dept.did_you_mean", query=resolution.query)
-        await reply(update, text, choices(resolution.suggestions, action, arg, who.lang))
-    else:
-        await reply(update, t(who.lang, "dept.unknown", query=resolution.query))
-
-
 # --- /invite ------------------------------------------------------------------------------------
 
 
 async def invite_command(update: Update, context: BotContext) -> None:
     """/invite <dept> [manager]: a single-use link, valid 7 days."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    words = clean(command_text(update.effective_message)).split()
+    words = command_words(update)
     manager = bool(words) and fold(words[-1]) in MANAGER_WORDS
     if manager:
         words = words[:-1]
@@ -193,8 +169,7 @@ async def invite_for(
 async def bind_command(update: Update, context: BotContext) -> None:
     """/bind <dept|all>: tie this group to a department, or to the whole plan."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    query = " ".join(clean(command_text(update.effective_message)).split())
+    query = " ".join(command_words(update))
     if not who.chat.is_group:
         await reply(update, t(who.lang, "refused.group_only"))
         return
@@ -250,16 +225,15 @@ async def unbind_command(update: Update, context: BotContext) -> None:
 
 async def dept_tap(update: Update, context: BotContext) -> None:
     """A department chosen from the buttons of an ambiguous /bind or /invite."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    who = await caller(update, context)
-    tap = callbacks.parse_dept(query.data)
-    known = tap is not None and (
-        tap.dept == WHOLE_PLAN or tap.dept in context.plan.department_by_code
+    pressed = await read_tap(
+        update,
+        context,
+        callbacks.parse_dept,
+        lambda d: d.dept == WHOLE_PLAN or d.dept in context.plan.department_by_code,
     )
-    if tap is None or not known or not isinstance(query.message, Message):
-        await stale(query, who)
+    if pressed is None:
         return
+    query, who, tap = pressed.query, pressed.who, pressed.data
     if tap.action == "bind" and who.chat.is_group:
         done, text = await bind_to(context, who, tap.dept)
     elif tap.action == "inv" and tap.arg in ("", "m"):
@@ -273,7 +247,7 @@ async def dept_tap(update: Update, context: BotContext) -> None:
         await query.answer(plain(text), show_alert=True)
         return
     await query.answer()
-    await edit(query.message, text, None)
+    await edit(pressed.message, text, None)
 
 
 # --- /lang --------------------------------------------------------------------------------------
@@ -282,8 +256,7 @@ async def dept_tap(update: Update, context: BotContext) -> None:
 async def lang_command(update: Update, context: BotContext) -> None:
     """/lang <zh|en>: the language of this chat."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    words = clean(command_text(update.effective_message)).split()
+    words = command_words(update)
     choice = LANGUAGE_WORDS.get(fold(words[0])) if len(words) == 1 else None
     if choice is None:
         await reply(update, t(who.lang, "usage.lang"))

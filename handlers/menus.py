@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from telegram import (
     Bot,
@@ -13,7 +14,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden
 
-from bot.commands import Audience, available, level
+from bot.commands import Audience, Command, available, level
 from bot.context import BotContext
 from bot.i18n import LANGUAGES, Language, plain, t
 from bot.permissions import Actor
@@ -21,14 +22,16 @@ from bot.permissions import Actor
 log = logging.getLogger(__name__)
 
 
-def menu(audience: Audience, in_group: bool, lang: Language) -> list[BotCommand]:
-    commands = available(audience, in_group)
+def menu(
+    commands: Sequence[Command], audience: Audience, in_group: bool, lang: Language
+) -> list[BotCommand]:
+    shown = available(commands, audience, in_group)
     if in_group:  # admin-only commands stay in admins' own chats
-        commands = [c for c in commands if c.audience < Audience.ADMIN]
-    return [BotCommand(c.name, plain(t(lang, f"cmd.{c.name}"), 256)) for c in commands]
+        shown = [c for c in shown if c.audience < Audience.ADMIN]
+    return [BotCommand(c.name, plain(t(lang, c.menu_key), 256)) for c in shown]
 
 
-async def register_menus(bot: Bot, default: Language) -> None:
+async def register_menus(bot: Bot, commands: Sequence[Command], default: Language) -> None:
     """The everyone-menus, per chat kind, in the default language and in each language.
 
     A person's own menu (admins, managers, members) is set when they start or join: Telegram
@@ -37,24 +40,26 @@ async def register_menus(bot: Bot, default: Language) -> None:
     for code in ("", *LANGUAGES):
         lang: Language = default if code == "" else code  # type: ignore[assignment]
         await bot.set_my_commands(
-            menu(Audience.ANYONE, False, lang),
+            menu(commands, Audience.ANYONE, False, lang),
             scope=BotCommandScopeAllPrivateChats(),
             language_code=code or None,
         )
         await bot.set_my_commands(
-            menu(Audience.MANAGER, True, lang),
+            menu(commands, Audience.MANAGER, True, lang),
             scope=BotCommandScopeAllGroupChats(),
             language_code=code or None,
         )
 
 
-async def set_chat_menu(bot: Bot, chat_id: int, audience: Audience, default: Language) -> None:
+async def set_chat_menu(
+    bot: Bot, commands: Sequence[Command], chat_id: int, audience: Audience, default: Language
+) -> None:
     """A person's own menu in their private chat, with the commands of their role."""
     try:
         for code in ("", *LANGUAGES):
             lang: Language = default if code == "" else code  # type: ignore[assignment]
             await bot.set_my_commands(
-                menu(audience, False, lang),
+                menu(commands, audience, False, lang),
                 scope=BotCommandScopeChat(chat_id),
                 language_code=code or None,
             )
@@ -69,4 +74,6 @@ async def refresh_chat_menu(context: BotContext, user_id: int) -> None:
     actor = Actor(
         user_id, context.settings.is_admin(user_id), {m.dept: m.role for m in memberships}
     )
-    await set_chat_menu(context.bot, user_id, level(actor), context.settings.bot_language)
+    await set_chat_menu(
+        context.bot, context.commands, user_id, level(actor), context.settings.bot_language
+    )

@@ -6,16 +6,28 @@ department's managers decide for the group (``Action.CHAT_SETTINGS``).
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import callbacks
 from bot.context import BotContext
 from bot.i18n import Language, Markup, join, plain, t
-from bot.parsing import ArgumentError, clean, parse_task_number
+from bot.parsing import parse_task_number
 from bot.permissions import Action, decide
 from bot.statuses import fold
 from handlers.cards import refresh_card
-from handlers.common import Caller, caller, check, command_text, edit, refusal, reply, stale
+from handlers.common import (
+    Caller,
+    caller,
+    check,
+    command_words,
+    edit,
+    known,
+    read_args,
+    read_tap,
+    refusal,
+    reply,
+)
+from handlers.departments import answer_unresolved
 from storage.subscriptions import EVERYTHING, Follow, Subscription
 
 EVERYTHING_WORDS = {"all", "*", "全部", "所有", "一切", "整体"}
@@ -50,10 +62,7 @@ async def _target(
     update: Update, context: BotContext, who: Caller, on: bool
 ) -> tuple[Follow, str] | None:
     """Read ``<n|dept|all>``; answer for the person when it cannot be read."""
-    from handlers.membership import answer_unresolved  # membership imports this module
-
-    assert update.effective_message is not None
-    words = clean(command_text(update.effective_message)).split()
+    words = command_words(update)
     if not words:
         await reply(update, t(who.lang, "usage.subscribe" if on else "usage.unsubscribe"))
         return None
@@ -61,11 +70,9 @@ async def _target(
     if fold(text) in EVERYTHING_WORDS:
         return Follow.ALL, EVERYTHING
     if len(words) == 1 and fold(words[0]).lstrip("#").isdigit():
-        try:
-            return Follow.TASK, str(parse_task_number(words[0], len(context.plan.tasks)))
-        except ArgumentError as exc:
-            await reply(update, t(who.lang, exc.key, **exc.fields))
-            return None
+        word, count = words[0], len(context.plan.tasks)
+        number = await read_args(update, who, lambda: parse_task_number(word, count))
+        return None if number is None else (Follow.TASK, str(number))
     resolution = context.resolver.resolve(text)
     if resolution.department is None:
         await answer_unresolved(update, who, resolution, "sub" if on else "uns")
@@ -123,17 +130,14 @@ async def subscriptions_command(update: Update, context: BotContext) -> None:
 
 async def unfollow_tap(update: Update, context: BotContext) -> None:
     """An unfollow button of /subscriptions: remove it and show the list again."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    who = await caller(update, context)
-    parsed = callbacks.parse_unfollow(query.data)
-    if parsed is None or not isinstance(query.message, Message) or not _known(context, *parsed):
-        await stale(query, who)
+    tap = await read_tap(update, context, callbacks.parse_unfollow, lambda d: _known(context, *d))
+    if tap is None:
         return
-    done, text = await change(context, who, KINDS[parsed[0]], parsed[1], on=False)
-    await query.answer(plain(text), show_alert=not done)
+    (kind, target), who = tap.data, tap.who
+    done, text = await change(context, who, KINDS[kind], target, on=False)
+    await tap.query.answer(plain(text), show_alert=not done)
     if done:
-        await edit(query.message, *await listing(context, who))
+        await edit(tap.message, *await listing(context, who))
 
 
 def _known(context: BotContext, kind: str, target: str) -> bool:
@@ -146,19 +150,11 @@ def _known(context: BotContext, kind: str, target: str) -> bool:
 
 async def follow_tap(update: Update, context: BotContext) -> None:
     """The follow / unfollow button under a card or a notification."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    who = await caller(update, context)
-    parsed = callbacks.parse_follow(query.data)
-    if (
-        parsed is None
-        or context.plan.task(parsed[0]) is None
-        or not isinstance(query.message, Message)
-    ):
-        await stale(query, who)
+    tap = await read_tap(update, context, callbacks.parse_follow, lambda d: known(context, d[0]))
+    if tap is None:
         return
-    number, on = parsed
+    (number, on), who = tap.data, tap.who
     done, text = await change(context, who, Follow.TASK, str(number), on)
-    await query.answer(plain(text), show_alert=not done)
+    await tap.query.answer(plain(text), show_alert=not done)
     if done:
-        await refresh_card(context, who, query.message, number)
+        await refresh_card(context, who, tap.message, number)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from telegram import Message, Update
+from telegram import Update
 
 from bot import callbacks
 from bot.context import BotContext
-from bot.health import is_quiet
 from bot.i18n import Language, Markup, esc, t
-from bot.parsing import ArgumentError, clean, parse_task_number
+from bot.lights import is_quiet
+from bot.parsing import parse_task_number
 from bot.plan import Plan, Task
 from bot.render.tasks import (
     PAGE_SIZE,
@@ -25,7 +25,7 @@ from bot.render.tasks import (
 from bot.render.text import split_lines
 from bot.statuses import fold
 from handlers.cards import send_card
-from handlers.common import Caller, caller, command_text, edit, reply, stale
+from handlers.common import Caller, caller, command_words, edit, read_args, read_tap, reply, stale
 from storage.people import WHOLE_PLAN
 from storage.updates import Status, TaskState
 
@@ -41,17 +41,14 @@ FILTERS = {
 async def task_command(update: Update, context: BotContext) -> None:
     """/task <n>: the task card."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    word = clean(command_text(update.effective_message)).split()
+    word = command_words(update)
     if len(word) != 1:
         await reply(update, t(who.lang, "usage.task", last=len(context.plan.tasks)))
         return
-    try:
-        number = parse_task_number(word[0], len(context.plan.tasks))
-    except ArgumentError as exc:
-        await reply(update, t(who.lang, exc.key, **exc.fields))
-        return
-    await send_card(update, context, who, number)
+    count = len(context.plan.tasks)
+    number = await read_args(update, who, lambda: parse_task_number(word[0], count))
+    if number is not None:
+        await send_card(update, context, who, number)
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -152,8 +149,7 @@ async def build_list(
 async def mytasks_command(update: Update, context: BotContext) -> None:
     """/mytasks [lead|blocked|stale]: the bound department's tasks here, else the caller's."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    words = clean(command_text(update.effective_message)).split()
+    words = command_words(update)
     filter_ = "-"
     if words:
         filter_ = FILTERS.get(fold(words[0]), "")
@@ -197,8 +193,7 @@ async def send_list(
 async def find_command(update: Update, context: BotContext) -> None:
     """/find <words>: tasks whose text holds every word."""
     who = await caller(update, context)
-    assert update.effective_message is not None
-    query = " ".join(clean(command_text(update.effective_message)).split())
+    query = " ".join(command_words(update))
     if not query:
         await reply(update, t(who.lang, "usage.find"))
         return
@@ -217,13 +212,10 @@ async def search(
 
 async def page_tap(update: Update, context: BotContext) -> None:
     """‹ / › under a list: show that page in place."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    who = await caller(update, context)
-    tap = callbacks.parse_page(query.data)
-    if tap is None or not isinstance(query.message, Message):
-        await stale(query, who)
+    pressed = await read_tap(update, context, callbacks.parse_page)
+    if pressed is None:
         return
+    query, who, tap = pressed.query, pressed.who, pressed.data
     if tap.kind == "m":
         scope, _, filter_ = tap.query.partition(":")
         valid = scope in (WHOLE_PLAN, MINE) or scope in context.plan.department_by_code
@@ -239,7 +231,7 @@ async def page_tap(update: Update, context: BotContext) -> None:
         lang=who.lang, empty=t(who.lang, "list.empty"),
     )  # fmt: skip
     keyboard = page_keyboard(tap.kind, task_list.query, rendered, who.lang)
-    await edit(query.message, rendered.text, keyboard)
+    await edit(pressed.message, rendered.text, keyboard)
 
 
 async def depts_command(update: Update, context: BotContext) -> None:

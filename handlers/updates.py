@@ -6,24 +6,28 @@ notifications it owes) and only then answers, so what the person is told is on d
 
 from __future__ import annotations
 
-from telegram import ForceReply, Message, Update
+from telegram import ForceReply, Update
 
 from bot import callbacks
 from bot.context import BotContext
 from bot.i18n import Markup, plain, t
-from bot.parsing import ArgumentError, parse_note, parse_note_args, parse_update
+from bot.parsing import parse_note, parse_note_args, parse_update
 from bot.permissions import Action
 from bot.plan import Task
 from bot.render.tasks import status_label
 from bot.statuses import ICONS
-from handlers.cards import (
-    refresh_card,
-    remember_now,
-    send_card,
-    task_of_message,
-    wake_sender,
+from handlers.cards import refresh_card, send_card, task_of_message
+from handlers.common import (
+    Caller,
+    caller,
+    check,
+    check_tap,
+    command_text,
+    known,
+    read_args,
+    read_tap,
+    reply,
 )
-from handlers.common import Caller, caller, check, check_tap, command_text, reply, stale
 from handlers.errors import private_text
 from storage.updates import Recorded, Status, StatusUpdate
 
@@ -58,19 +62,16 @@ async def _record(
         status=status, progress=progress, note=note, departments=task.departments,
     )  # fmt: skip
     if recorded.notifications:
-        wake_sender(context)
+        context.wake_sender()
     return recorded
 
 
 async def update_command(update: Update, context: BotContext) -> None:
     """/update <n> <status> [NN%] [note]."""
     who = await caller(update, context)
-    message = update.effective_message
-    assert message is not None
-    try:
-        args = parse_update(command_text(message), len(context.plan.tasks))
-    except ArgumentError as exc:
-        await reply(update, t(who.lang, exc.key, **exc.fields))
+    text, count = command_text(update), len(context.plan.tasks)
+    args = await read_args(update, who, lambda: parse_update(text, count))
+    if args is None:
         return
     task = context.plan.task(args.task)
     assert task is not None
@@ -87,13 +88,11 @@ async def update_command(update: Update, context: BotContext) -> None:
 async def note_command(update: Update, context: BotContext) -> None:
     """/note <n> <text>."""
     who = await caller(update, context)
-    message = update.effective_message
-    assert message is not None
-    try:
-        number, note = parse_note_args(command_text(message), len(context.plan.tasks))
-    except ArgumentError as exc:
-        await reply(update, t(who.lang, exc.key, **exc.fields))
+    text, count = command_text(update), len(context.plan.tasks)
+    args = await read_args(update, who, lambda: parse_note_args(text, count))
+    if args is None:
         return
+    number, note = args
     task = context.plan.task(number)
     assert task is not None
     decision = await check(update, who, context, Action.ADD_NOTE, task=task)
@@ -105,40 +104,36 @@ async def note_command(update: Update, context: BotContext) -> None:
 
 async def status_tap(update: Update, context: BotContext) -> None:
     """A status button: the same check as /update, a toast, then the card edited in place."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    who = await caller(update, context)
-    tap = callbacks.parse_status(query.data)
-    task = context.plan.task(tap.task) if tap else None
-    if tap is None or task is None or not isinstance(query.message, Message):
-        await stale(query, who)
+    tap = await read_tap(update, context, callbacks.parse_status, lambda d: known(context, d.task))
+    if tap is None:
         return
+    query, who, wanted = tap.query, tap.who, tap.data.status
+    task = context.plan.task(tap.data.task)
+    assert task is not None
     decision = await check_tap(query, who, context, Action.CHANGE_STATUS, task=task)
     if not decision.allowed:
         return
     state = await context.storage.updates.state(task.number)
-    if state is not None and state.status is tap.status:
-        already = t(who.lang, "update.already", label=status_label(tap.status, who.lang))
+    if state is not None and state.status is wanted:
+        already = t(who.lang, "update.already", label=status_label(wanted, who.lang))
         await query.answer(plain(already))
         return
-    progress = 100 if tap.status is Status.DONE else None
+    progress = 100 if wanted is Status.DONE else None
     recorded = await _record(
-        context, who, task, decision.acting_for, status=tap.status, progress=progress
+        context, who, task, decision.acting_for, status=wanted, progress=progress
     )
     await query.answer(plain(_confirmation(who, recorded.update)))
-    await refresh_card(context, who, query.message, task.number)
+    await refresh_card(context, who, tap.message, task.number)
 
 
 async def note_tap(update: Update, context: BotContext) -> None:
     """The note button: ask for the text with a forced reply, remembered as this task's."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    who = await caller(update, context)
-    number = callbacks.parse_note(query.data)
-    task = context.plan.task(number) if number else None
-    if task is None:
-        await stale(query, who)
+    tap = await read_tap(update, context, callbacks.parse_note, lambda n: known(context, n))
+    if tap is None:
         return
+    query, who = tap.query, tap.who
+    task = context.plan.task(tap.data)
+    assert task is not None
     decision = await check_tap(query, who, context, Action.ADD_NOTE, task=task)
     if not decision.allowed:
         return
@@ -149,7 +144,7 @@ async def note_tap(update: Update, context: BotContext) -> None:
         t(who.lang, "note.prompt", number=task.number, name=who.name),
         reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder),
     )
-    remember_now(context, prompt.chat_id, prompt.message_id, task.number)
+    context.remember_card(prompt.chat_id, prompt.message_id, task.number)
     await context.storage.message_tasks.remember(prompt.chat_id, prompt.message_id, task.number)
 
 
@@ -170,10 +165,9 @@ async def reply_to_task(update: Update, context: BotContext) -> None:
     who = await caller(update, context)
     if task is None:
         return
-    try:
-        note = parse_note(message.text)
-    except ArgumentError as exc:
-        await reply(update, t(who.lang, exc.key, **exc.fields))
+    text = message.text
+    note = await read_args(update, who, lambda: parse_note(text))
+    if note is None:
         return
     decision = await check(update, who, context, Action.ADD_NOTE, task=task)
     if not decision.allowed:

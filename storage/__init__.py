@@ -10,7 +10,7 @@ from pathlib import Path
 
 from storage.db import Clock, Database, utcnow
 from storage.digests import DigestQueue, Digests
-from storage.messages import MessageTasks
+from storage.message_tasks import MessageTasks
 from storage.outbox import Outbox
 from storage.people import Chats, Invites, Memberships, Users
 from storage.subscriptions import Subscriptions

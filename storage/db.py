@@ -1,21 +1,22 @@
-"""The SQLite connection: one writer, one reader, WAL, foreign keys, explicit transactions.
+"""The SQLite connections: one writer, one reader, WAL, foreign keys, one trip per write.
 
-Every multi-statement write runs in one ``BEGIN IMMEDIATE`` transaction on the single writer
-connection, serialised by a lock, so that no coroutine's statement lands inside another's
-transaction. Reads go through a separate read-only connection, which under WAL sees every
-committed write and never blocks the writer.
+Every write is a function of a ``sqlite3.Connection`` that :meth:`Database.write` runs on the
+writer's own thread, inside one ``BEGIN IMMEDIATE`` … ``COMMIT``: a status update with its
+state, its outbox rows and its inbox mark is one trip to that thread, not a dozen awaited
+statements, and no coroutine's statement can land inside another's transaction (the thread runs
+one function at a time). Reads go through a separate read-only aiosqlite connection, which under
+WAL sees every committed write and never blocks the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -23,6 +24,9 @@ from storage.migrations import MIGRATIONS, Migration
 
 Clock = Callable[[], datetime]
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], T]
+"""A write: statements on the writer connection, run inside one transaction."""
 
 PRAGMAS = (
     "PRAGMA foreign_keys = ON",
@@ -47,44 +51,79 @@ def from_db(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _connect_writer(path: Path) -> sqlite3.Connection:
+    """The writer connection, made on (and used only by) the writer's thread."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.row_factory = sqlite3.Row
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        conn.execute("PRAGMA journal_mode = WAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _in_transaction(conn: sqlite3.Connection, work: Work[T]) -> T:
+    """``BEGIN IMMEDIATE``, the work, ``COMMIT``; any exception rolls the whole of it back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 class Database:
     def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
         self.path = path
         self.clock = clock
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        self._thread: ThreadPoolExecutor | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         try:
-            self._writer = await self._connect()
-            await write(self._writer, "PRAGMA journal_mode = WAL")
-            self._reader = await self._connect()
-            await write(self._reader, "PRAGMA query_only = ON")
+            self._writer = await self._on_writer_thread(_connect_writer, self.path)
+            self._reader = await self._connect_reader()
         except BaseException:
             await self.close()
             raise
 
-    async def _connect(self) -> aiosqlite.Connection:
+    async def _connect_reader(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
-            for pragma in PRAGMAS:
-                await write(conn, pragma)
+            for pragma in (*PRAGMAS, "PRAGMA query_only = ON"):
+                await conn.execute(pragma)
         except BaseException:
             await conn.close()  # else its thread keeps the process from exiting
             raise
         return conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        if self._reader is not None:
+            await self._reader.close()
+        if self._writer is not None:
+            await self._on_writer_thread(self._writer.close)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        self._reader = self._writer = self._thread = None
+
+    async def _on_writer_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._thread is None:
+            raise RuntimeError("database is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     @property
-    def writer(self) -> aiosqlite.Connection:
+    def writer(self) -> sqlite3.Connection:
+        """The writer connection (its own thread uses it; elsewhere, only to look)."""
         if self._writer is None:
             raise RuntimeError("database is not open")
         return self._writer
@@ -98,32 +137,15 @@ class Database:
     def now(self) -> str:
         return to_db(self.clock())
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception, cancellation included, rolls back."""
-        async with self._write_lock:
-            conn = self.writer
-            try:
-                await write(conn, "BEGIN IMMEDIATE")
-                yield conn
-                await write(conn, "COMMIT")
-            except BaseException:
-                # Shielded: a cancelled caller must not leave the writer inside a transaction.
-                await asyncio.shield(self._rollback_if_open(conn))
-                raise
-
-    @staticmethod
-    async def _rollback_if_open(conn: aiosqlite.Connection) -> None:
-        # aiosqlite runs statements in order on its thread: once this no-op is done, a BEGIN
-        # or COMMIT whose caller was cancelled has run, and ``in_transaction`` is settled.
-        await write(conn, "SELECT 1")
-        if conn.in_transaction:
-            await write(conn, "ROLLBACK")
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` on the writer's thread in one ``BEGIN IMMEDIATE`` transaction: one
+        trip. A cancelled caller does not cut it short: the transaction commits or rolls back
+        whole, on the thread, and the next write finds the writer idle."""
+        return await self._on_writer_thread(_in_transaction, self.writer, work)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One write statement in its own transaction; returns the number of rows changed."""
-        async with self.transaction() as conn, conn.execute(sql, params) as cursor:
-            return cursor.rowcount
+        return await self.write(lambda conn: conn.execute(sql, params).rowcount)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         async with self.reader.execute(sql, params) as cursor:
@@ -156,8 +178,8 @@ class Database:
         self, migrations: Iterable[Migration] = MIGRATIONS, *, target: int | None = None
     ) -> list[int]:
         """Apply the migrations not yet recorded, each atomically; returns the versions applied."""
-        await write(
-            self.writer,
+        await self._on_writer_thread(
+            self.writer.execute,
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )
@@ -166,36 +188,29 @@ class Database:
         for migration in migrations:
             if migration.version <= current or (target is not None and migration.version > target):
                 continue
-            async with self._write_lock:
-                script = (
-                    "BEGIN IMMEDIATE;\n"
-                    f"{migration.sql}\n"
-                    "INSERT INTO schema_migrations (version, name, applied_at) "
-                    f"VALUES ({migration.version}, '{migration.name}', '{self.now()}');\n"
-                    "COMMIT;"
-                )
-                try:
-                    await self.writer.executescript(script)
-                except BaseException:
-                    await asyncio.shield(self._rollback_if_open(self.writer))
-                    raise
+            await self._on_writer_thread(self._apply, migration)
             applied.append(migration.version)
         return applied
 
+    def _apply(self, migration: Migration) -> None:
+        """One migration and its record, in one transaction (on the writer's thread)."""
+        conn = self.writer
+        script = (
+            "BEGIN IMMEDIATE;\n"
+            f"{migration.sql}\n"
+            "INSERT INTO schema_migrations (version, name, applied_at) "
+            f"VALUES ({migration.version}, '{migration.name}', '{self.now()}');\n"
+            "COMMIT;"
+        )
+        try:
+            conn.executescript(script)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    rowcount: int
-    lastrowid: int | None
 
-
-async def write(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> Written:
-    """Execute and close at once: an open cursor keeps its statement, and its lock, alive."""
-    async with conn.execute(sql, params) as cursor:
-        return Written(cursor.rowcount, cursor.lastrowid)
-
-
-async def read_one(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:
-    """Read inside a write transaction (where the reader would not see its uncommitted rows)."""
-    async with conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+def read_one(conn: sqlite3.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    """One row, read inside a write (where the reader would not see its uncommitted rows)."""
+    row: sqlite3.Row | None = conn.execute(sql, params).fetchone()
+    return row

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from storage.db import Database, from_db, read_one, write
+from storage import outbox
+from storage.db import Database, from_db, read_one
+from storage.outbox import OutKind
 
 DEFAULT_WEEKDAY = 1  # ISO weekday: Monday
 DEFAULT_TIME = "09:00"
@@ -59,9 +59,10 @@ class Digests:
             raise ValueError("weekday is an ISO weekday from 1 (Monday) to 7 (Sunday)")
         if at_time is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at_time):
             raise ValueError("at_time is HH:MM")
-        async with self._db.transaction() as conn:
+
+        def work(conn: sqlite3.Connection) -> DigestSettings:
             # Read and write in one transaction, so two partial saves cannot undo each other.
-            row = await read_one(
+            row = read_one(
                 conn,
                 "SELECT enabled, weekday, at_time FROM digest_settings WHERE chat_id = ?",
                 (chat_id,),
@@ -77,8 +78,7 @@ class Digests:
                 current.weekday if weekday is None else weekday,
                 current.at_time if at_time is None else at_time,
             )
-            await write(
-                conn,
+            conn.execute(
                 "INSERT INTO digest_settings (chat_id, enabled, weekday, at_time, updated_by, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (chat_id) DO UPDATE SET enabled = excluded.enabled,"
@@ -86,7 +86,9 @@ class Digests:
                 " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
                 (chat_id, int(new.enabled), new.weekday, new.at_time, by, self._db.now()),
             )
-        return new
+            return new
+
+        return await self._db.write(work)
 
     async def sent_for_week(self, chat_id: int, week: str) -> bool:
         row = await self._db.fetchone(
@@ -124,12 +126,7 @@ WHERE c.active = 1
   AND (c.binding IS NOT NULL OR EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.chat_id = c.chat_id))
 """
 
-INSERT_DIGEST_MESSAGE = """
-INSERT INTO outbox (chat_id, kind, payload, dedup_key, not_before, created_at)
-VALUES (?, ?, ?, ?, ?, ?)
-"""
-
-Message = tuple[str, dict[str, Any]]
+Message = tuple[OutKind, dict[str, Any]]
 """An outbox message: its kind and payload."""
 
 
@@ -168,43 +165,40 @@ class DigestQueue:
     async def send_weekly(self, chat_id: int, week: str, messages: Sequence[Message]) -> bool:
         """Log the week's digest and owe its messages, in one transaction; ``False`` (and
         nothing owed) when this chat's digest for the week was already logged."""
-        async with self._db.transaction() as conn:
+
+        def work(conn: sqlite3.Connection) -> bool:
             now = self._db.now()
-            logged = await write(
-                conn,
+            logged = conn.execute(
                 "INSERT OR IGNORE INTO digest_log (chat_id, iso_week, created_at) VALUES (?, ?, ?)",
                 (chat_id, week, now),
             )
             if not logged.rowcount:
                 return False
-            first = await self._owe(conn, chat_id, messages, f"digest:{week}:{chat_id}", now)
-            await write(
-                conn,
+            first = _owe(conn, chat_id, messages, f"digest:{week}:{chat_id}", now)
+            conn.execute(
                 "UPDATE digest_log SET outbox_id = ? WHERE chat_id = ? AND iso_week = ?",
                 (first, chat_id, week),
             )
-        return True
+            return True
+
+        return await self._db.write(work)
 
     async def send_now(self, chat_id: int, messages: Sequence[Message]) -> None:
         """A digest on request (/digest now): sent, but not the week's."""
-        async with self._db.transaction() as conn:
-            await self._owe(conn, chat_id, messages, None, self._db.now())
+        await self._db.write(lambda conn: _owe(conn, chat_id, messages, None, self._db.now()))
 
-    @staticmethod
-    async def _owe(
-        conn: aiosqlite.Connection,
-        chat_id: int,
-        messages: Sequence[Message],
-        key: str | None,
-        now: str,
-    ) -> int | None:
-        first = None
-        for i, (kind, payload) in enumerate(messages):
-            dedup = None if key is None else f"{key}:{i}"
-            written = await write(
-                conn,
-                INSERT_DIGEST_MESSAGE,
-                (chat_id, kind, json.dumps(payload, ensure_ascii=False), dedup, now, now),
-            )
-            first = first if first is not None else written.lastrowid
-        return first
+
+def _owe(
+    conn: sqlite3.Connection,
+    chat_id: int,
+    messages: Sequence[Message],
+    key: str | None,
+    now: str,
+) -> int | None:
+    """Owe a digest's messages in order; the first one's outbox id."""
+    first = None
+    for i, (kind, payload) in enumerate(messages):
+        dedup = None if key is None else f"{key}:{i}"
+        owed = outbox.owe(conn, chat_id, kind, payload, now=now, dedup_key=dedup)
+        first = first if first is not None else owed
+    return first

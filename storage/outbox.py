@@ -1,4 +1,10 @@
-"""The outbox: messages owed to chats, kept until Telegram has accepted them."""
+"""The outbox: messages owed to chats, kept until Telegram has accepted them.
+
+This module is the only one that writes the ``outbox`` table. Other writes that owe messages
+(a status update, a weekly digest) call its ``owe_*`` functions with their own connection, inside
+their own transaction, so that what is owed is committed with what made it owed. The kinds of
+message are :class:`OutKind`; each has one loader on the delivery side (``bot/composer.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,21 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from storage.db import Database, from_db, to_db, write
+from storage.db import Database, from_db, to_db
+
+
+class OutKind(StrEnum):
+    """What an outbox row is; its payload says which one (see each member)."""
+
+    TEXT = "text"
+    """A finished HTML text: ``{"text": "..."}``."""
+    NOTIFICATION = "notification"
+    """A recorded update announced to a following chat: ``{"task": n, "update_id": id}``."""
+    CHART = "chart"
+    """The whole plan's progress chart, drawn when sent: ``{"caption": "...", "lang": "zh"}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +67,93 @@ def _item(row: sqlite3.Row) -> OutboxItem:
     )
 
 
+INSERT_ROW = """
+INSERT OR IGNORE INTO outbox (chat_id, kind, payload, update_id, dedup_key, not_before, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+# One row per chat following the task, one of its departments, or everything; never the chat
+# the update was made in; only chats that still accept messages. The dedup key makes it once.
+INSERT_NOTIFICATIONS = """
+INSERT OR IGNORE INTO outbox (chat_id, kind, payload, update_id, dedup_key, not_before, created_at)
+SELECT DISTINCT s.chat_id, :kind, json_object('task', :task, 'update_id', :id), :id,
+       'update:' || :id || ':' || s.chat_id, :now, :now
+FROM subscriptions AS s JOIN chats AS c ON c.chat_id = s.chat_id AND c.active = 1
+WHERE ((s.kind = 'task' AND s.target = :task_text)
+       OR (s.kind = 'dept' AND s.target IN (SELECT value FROM json_each(:depts)))
+       OR s.kind = 'all')
+  AND s.chat_id IS NOT :origin
+"""
+
+
+def owe(
+    conn: sqlite3.Connection,
+    chat_id: int,
+    kind: OutKind,
+    payload: dict[str, Any],
+    *,
+    now: str,
+    dedup_key: str | None = None,
+    update_id: int | None = None,
+    not_before: str | None = None,
+) -> int | None:
+    """Owe one message, in the caller's transaction; ``None`` if a message with this
+    ``dedup_key`` was ever owed (the key makes owing idempotent for good, even after sending)."""
+    cursor = conn.execute(
+        INSERT_ROW,
+        (
+            chat_id,
+            OutKind(kind).value,  # a kind this version does not name is refused here
+            json.dumps(payload, ensure_ascii=False),
+            update_id,
+            dedup_key,
+            not_before or now,
+            now,
+        ),
+    )
+    return cursor.lastrowid if cursor.rowcount else None
+
+
+def owe_notifications(
+    conn: sqlite3.Connection,
+    *,
+    task: int,
+    update_id: int,
+    departments: list[str],
+    origin: int | None,
+    now: str,
+) -> int:
+    """Owe a notification of an update to every chat following it; returns how many."""
+    cursor = conn.execute(
+        INSERT_NOTIFICATIONS,
+        {
+            "kind": OutKind.NOTIFICATION.value,
+            "task": task,
+            "task_text": str(task),
+            "id": update_id,
+            "depts": json.dumps(departments),
+            "origin": origin,
+            "now": now,
+        },
+    )
+    return cursor.rowcount
+
+
+def give_up_chat(conn: sqlite3.Connection, chat_id: int, reason: str) -> int:
+    """Fail everything still owed to a chat that can no longer be written to; how many."""
+    cursor = conn.execute(
+        "UPDATE outbox SET state = 'failed', last_error = ?"
+        " WHERE chat_id = ? AND state IN ('pending', 'sending')",
+        (f"chat inactive: {reason}"[:500], chat_id),
+    )
+    return cursor.rowcount
+
+
+def move_chat(conn: sqlite3.Connection, old_id: int, new_id: int) -> None:
+    """What is owed to a group goes to the supergroup it became."""
+    conn.execute("UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+
+
 class Outbox:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -56,36 +161,21 @@ class Outbox:
     async def enqueue(
         self,
         chat_id: int,
-        kind: str,
+        kind: OutKind,
         payload: dict[str, Any],
         *,
         dedup_key: str | None = None,
         update_id: int | None = None,
         not_before: datetime | None = None,
     ) -> int | None:
-        """Owe a message to a chat; ``None`` if a message with this ``dedup_key`` was ever enqueued.
-
-        The key makes enqueueing idempotent for good: a notification for one update to one chat,
-        or one digest per chat and week, is owed at most once, even after it was sent.
-        """
-        now = self._db.now()
-        async with self._db.transaction() as conn:
-            cursor = await write(
-                conn,
-                "INSERT OR IGNORE INTO outbox"
-                " (chat_id, kind, payload, update_id, dedup_key, not_before, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    chat_id,
-                    kind,
-                    json.dumps(payload, ensure_ascii=False),
-                    update_id,
-                    dedup_key,
-                    now if not_before is None else to_db(not_before),
-                    now,
-                ),
+        """Owe one message on its own (see :func:`owe`)."""
+        at = None if not_before is None else to_db(not_before)
+        return await self._db.write(
+            lambda conn: owe(
+                conn, chat_id, kind, payload, now=self._db.now(), dedup_key=dedup_key,
+                update_id=update_id, not_before=at,
             )
-            return cursor.lastrowid if cursor.rowcount else None
+        )  # fmt: skip
 
     async def due(self, *, limit: int = 100) -> list[OutboxItem]:
         """Pending messages whose time has come, oldest first; none for inactive chats."""

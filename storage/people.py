@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from storage.db import Database, from_db, read_one, to_db, write
+from storage import outbox
+from storage.db import Database, from_db, read_one, to_db
 
 WHOLE_PLAN = "*"
 """The binding of a chat tied to the whole plan (``/bind all``)."""
@@ -181,14 +182,16 @@ class Chats:
 
     async def unbind(self, chat_id: int) -> str | None:
         """Remove the binding; returns what it was."""
-        async with self._db.transaction() as conn:
-            row = await read_one(conn, "SELECT binding FROM chats WHERE chat_id = ?", (chat_id,))
-            await write(
-                conn,
+
+        def work(conn: sqlite3.Connection) -> str | None:
+            row = read_one(conn, "SELECT binding FROM chats WHERE chat_id = ?", (chat_id,))
+            conn.execute(
                 "UPDATE chats SET binding = NULL, bound_by = NULL, bound_at = NULL WHERE chat_id = ?",
                 (chat_id,),
             )
-        return None if row is None else row[0]
+            return None if row is None else row[0]
+
+        return await self._db.write(work)
 
     async def bound_to(self, binding: str) -> list[Chat]:
         rows = await self._db.fetchall(
@@ -202,69 +205,55 @@ class Chats:
         """A chat that blocked or removed the bot is inactive, and what it was owed is given up
         in the same transaction (so that nothing stale is sent if it comes back); returns how
         many messages were given up."""
-        async with self._db.transaction() as conn:
-            await write(
-                conn,
+
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute(
                 "UPDATE chats SET active = ?, inactive_reason = ? WHERE chat_id = ?",
                 (int(active), None if active else reason, chat_id),
             )
-            if active:
-                return 0
-            dropped = await write(
-                conn,
-                "UPDATE outbox SET state = 'failed', last_error = ?"
-                " WHERE chat_id = ? AND state IN ('pending', 'sending')",
-                (f"chat inactive: {reason}"[:500], chat_id),
-            )
-        return dropped.rowcount
+            return 0 if active else outbox.give_up_chat(conn, chat_id, reason or "")
+
+        return await self._db.write(work)
 
     async def migrate(self, old_id: int, new_id: int) -> None:
         """Follow a group upgraded to a supergroup: its binding, settings and queue move along."""
-        if old_id == new_id:
-            return
-        async with self._db.transaction() as conn:
-            exists = (
-                await read_one(conn, "SELECT 1 FROM chats WHERE chat_id = ?", (new_id,)) is not None
-            )
-            if not exists:
-                # ON UPDATE CASCADE carries subscriptions, outbox rows and digest settings along.
-                await write(
-                    conn,
-                    "UPDATE chats SET chat_id = ?, type = 'supergroup' WHERE chat_id = ?",
-                    (new_id, old_id),
-                )
-                await write(
-                    conn,
-                    "UPDATE OR IGNORE message_tasks SET chat_id = ? WHERE chat_id = ?",
-                    (new_id, old_id),
-                )
-                return
-            # The supergroup spoke to the bot first: merge the old chat into it.
-            await write(
-                conn,
-                "UPDATE chats SET"
-                " bound_by = CASE WHEN binding IS NULL THEN"
-                " (SELECT bound_by FROM chats WHERE chat_id = :old) ELSE bound_by END,"
-                " bound_at = CASE WHEN binding IS NULL THEN"
-                " (SELECT bound_at FROM chats WHERE chat_id = :old) ELSE bound_at END,"
-                " binding = coalesce(binding, (SELECT binding FROM chats WHERE chat_id = :old)),"
-                " language = coalesce(language, (SELECT language FROM chats WHERE chat_id = :old))"
-                " WHERE chat_id = :new",
-                {"old": old_id, "new": new_id},
-            )
-            for table in (
-                "subscriptions",
-                "digest_settings",
-                "digest_log",
-                "outbox",
-                "message_tasks",
-            ):
-                await write(
-                    conn,
-                    f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
-                    (new_id, old_id),
-                )
-            await write(conn, "DELETE FROM chats WHERE chat_id = ?", (old_id,))
+        if old_id != new_id:
+            await self._db.write(lambda conn: _migrate_chat(conn, old_id, new_id))
+
+
+MIGRATED_TABLES = ("subscriptions", "digest_settings", "digest_log", "message_tasks")
+"""Tables keyed by chat that follow a group into its supergroup (the outbox moves with them)."""
+
+
+def _migrate_chat(conn: sqlite3.Connection, old_id: int, new_id: int) -> None:
+    exists = read_one(conn, "SELECT 1 FROM chats WHERE chat_id = ?", (new_id,)) is not None
+    if not exists:
+        # ON UPDATE CASCADE carries subscriptions, outbox rows and digest settings along.
+        conn.execute(
+            "UPDATE chats SET chat_id = ?, type = 'supergroup' WHERE chat_id = ?", (new_id, old_id)
+        )
+        conn.execute(
+            "UPDATE OR IGNORE message_tasks SET chat_id = ? WHERE chat_id = ?", (new_id, old_id)
+        )
+        return
+    # The supergroup spoke to the bot first: merge the old chat into it.
+    conn.execute(
+        "UPDATE chats SET"
+        " bound_by = CASE WHEN binding IS NULL THEN"
+        " (SELECT bound_by FROM chats WHERE chat_id = :old) ELSE bound_by END,"
+        " bound_at = CASE WHEN binding IS NULL THEN"
+        " (SELECT bound_at FROM chats WHERE chat_id = :old) ELSE bound_at END,"
+        " binding = coalesce(binding, (SELECT binding FROM chats WHERE chat_id = :old)),"
+        " language = coalesce(language, (SELECT language FROM chats WHERE chat_id = :old))"
+        " WHERE chat_id = :new",
+        {"old": old_id, "new": new_id},
+    )
+    for table in MIGRATED_TABLES:
+        conn.execute(
+            f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id)
+        )
+    outbox.move_chat(conn, old_id, new_id)
+    conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_id,))
 
 
 class Memberships:
@@ -329,8 +318,9 @@ class Invites:
 
     async def redeem(self, code: str, user_id: int) -> Redemption:
         """Use the code for this user and make them a member, all in one transaction."""
-        async with self._db.transaction() as conn:
-            row = await read_one(conn, SELECT_INVITE, (code,))
+
+        def work(conn: sqlite3.Connection) -> Redemption:
+            row = read_one(conn, SELECT_INVITE, (code,))
             if row is None:
                 return Redemption(Redeemed.UNKNOWN)
             invite = _invite(row)
@@ -339,13 +329,11 @@ class Invites:
             if invite.expires_at <= self._db.clock():
                 return Redemption(Redeemed.EXPIRED, invite)
             now = self._db.now()
-            await write(
-                conn,
+            conn.execute(
                 "UPDATE invites SET used_by = ?, used_at = ? WHERE code = ? AND used_by IS NULL",
                 (user_id, now, code),
             )
-            await write(
-                conn,
+            conn.execute(
                 UPSERT_MEMBERSHIP,
                 {
                     "user_id": user_id,
@@ -355,4 +343,6 @@ class Invites:
                     "now": now,
                 },
             )
-        return Redemption(Redeemed.JOINED, replace(invite, used_by=user_id))
+            return Redemption(Redeemed.JOINED, replace(invite, used_by=user_id))
+
+        return await self._db.write(work)

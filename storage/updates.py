@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from storage.db import Database, from_db, read_one, to_db, write
+from storage import outbox
+from storage.db import Database, from_db, read_one, to_db
 
 
 class Status(StrEnum):
@@ -80,23 +80,6 @@ ON CONFLICT (task) DO UPDATE SET
     updated_at = excluded.updated_at,
     status_changed_at = CASE WHEN :changed THEN excluded.updated_at
                              ELSE task_state.status_changed_at END
-"""
-
-
-NOTIFICATION = "notification"
-"""The outbox kind of an update announced to a subscribed chat."""
-
-# One row per chat following the task, one of its departments, or everything; never the chat
-# the update was made in; only chats that still accept messages. The dedup key makes it once.
-ENQUEUE_NOTIFICATIONS = """
-INSERT OR IGNORE INTO outbox (chat_id, kind, payload, update_id, dedup_key, not_before, created_at)
-SELECT DISTINCT s.chat_id, :kind, json_object('task', :task, 'update_id', :id), :id,
-       'update:' || :id || ':' || s.chat_id, :now, :now
-FROM subscriptions AS s JOIN chats AS c ON c.chat_id = s.chat_id AND c.active = 1
-WHERE ((s.kind = 'task' AND s.target = :task_text)
-       OR (s.kind = 'dept' AND s.target IN (SELECT value FROM json_each(:depts)))
-       OR s.kind = 'all')
-  AND s.chat_id IS NOT :origin
 """
 
 
@@ -182,10 +165,11 @@ class Updates:
         if progress is not None and not 0 <= progress <= 100:
             raise ValueError("progress is a percentage from 0 to 100")
         kind = "note" if status is None and progress is None else "status"
-        async with self._db.transaction() as conn:
-            now = self._db.now()  # inside the lock: ids and times grow together
-            row = await read_one(conn, "SELECT status FROM task_state WHERE task = ?", (task,))
-            old = Status(row[0]) if row else NOT_REPORTED
+
+        def work(conn: sqlite3.Connection) -> Recorded:
+            now = self._db.now()  # on the writer's thread: ids and times grow together
+            row = read_one(conn, "SELECT status FROM task_state WHERE task = ?", (task,))
+            old = STATUS_OF[row[0]] if row else NOT_REPORTED
             new = status or old
             params = {
                 "task": task,
@@ -199,10 +183,9 @@ class Updates:
                 "chat_id": chat_id,
                 "now": now,
             }
-            cursor = await write(conn, INSERT_UPDATE, params)
-            update_id = cursor.lastrowid
-            await write(
-                conn,
+            update_id = conn.execute(INSERT_UPDATE, params).lastrowid
+            assert update_id is not None
+            conn.execute(
                 UPSERT_STATE,
                 {
                     "task": task,
@@ -213,22 +196,15 @@ class Updates:
                     "changed": new != old,
                 },
             )
-            owed = await write(
-                conn,
-                ENQUEUE_NOTIFICATIONS,
-                {
-                    "kind": NOTIFICATION,
-                    "task": task,
-                    "task_text": str(task),
-                    "id": update_id,
-                    "depts": json.dumps(list(departments)),
-                    "origin": chat_id,
-                    "now": now,
-                },
-            )
-            recorded = await read_one(conn, f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
-        assert recorded is not None
-        return Recorded(_update(recorded), owed.rowcount)
+            owed = outbox.owe_notifications(
+                conn, task=task, update_id=update_id, departments=list(departments),
+                origin=chat_id, now=now,
+            )  # fmt: skip
+            recorded = read_one(conn, f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
+            assert recorded is not None
+            return Recorded(_update(recorded), owed)
+
+        return await self._db.write(work)
 
     async def history(self, task: int, *, limit: int = 5) -> list[StatusUpdate]:
         """The task's latest updates, newest first."""

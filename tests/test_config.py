@@ -1,4 +1,4 @@
-"""Settings: names and defaults of PRODUCT.md, and one clear line for each wrong value."""
+"""Settings: names and defaults of the README, and one clear line for each wrong value."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from bot.commands import COMMANDS
+from bot.registry import COMMANDS
 from bot.faketelegram import EntityParseError, parse_html
 from bot.i18n import CATALOGUE, Markup, esc, pick_language, plain, t
 
@@ -39,8 +39,8 @@ def test_same_placeholders_and_valid_html(key: str) -> None:
 def test_every_command_has_help_and_a_menu_entry() -> None:
     for command in COMMANDS:
         for lang in ("zh", "en"):
-            assert f"help.{command.name}" in CATALOGUE[lang]
-            description = plain(t(lang, f"cmd.{command.name}"), 1000)
+            assert command.help_key in CATALOGUE[lang]
+            description = plain(t(lang, command.menu_key), 1000)
             assert 1 <= len(description) <= 256
 
 

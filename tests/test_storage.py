@@ -767,7 +767,7 @@ async def test_due_waits_for_not_before(storage: Storage, clock: FakeClock) -> N
     await group(storage)
     now = await storage.outbox.enqueue(GROUP, "notification", {"when": "now"})
     later = await storage.outbox.enqueue(
-        GROUP, "digest", {"when": "later"}, not_before=clock.now + timedelta(hours=1)
+        GROUP, "text", {"when": "later"}, not_before=clock.now + timedelta(hours=1)
     )
     assert [i.id for i in await storage.outbox.due()] == [now]
 
@@ -777,16 +777,16 @@ async def test_due_waits_for_not_before(storage: Storage, clock: FakeClock) -> N
     assert [i.id for i in await storage.outbox.due()] == [now, later]
     assert [i.id for i in await storage.outbox.due(limit=1)] == [now]
     item = await storage.outbox.get(later)
-    assert (item.chat_id, item.kind, item.attempts) == (GROUP, "digest", 0)
+    assert (item.chat_id, item.kind, item.attempts) == (GROUP, "text", 0)
     assert item.not_before == clock.now
 
 
 async def test_due_is_ordered_by_time_then_id(storage: Storage, clock: FakeClock) -> None:
     await group(storage)
     soon = clock.now + timedelta(minutes=5)
-    b = await storage.outbox.enqueue(GROUP, "x", {}, not_before=soon)
-    a = await storage.outbox.enqueue(GROUP, "x", {}, not_before=clock.now.astimezone(SHANGHAI))
-    c = await storage.outbox.enqueue(GROUP, "x", {}, not_before=soon)
+    b = await storage.outbox.enqueue(GROUP, "text", {}, not_before=soon)
+    a = await storage.outbox.enqueue(GROUP, "text", {}, not_before=clock.now.astimezone(SHANGHAI))
+    c = await storage.outbox.enqueue(GROUP, "text", {}, not_before=soon)
     clock.advance(minutes=5)
     assert [i.id for i in await storage.outbox.due()] == [a, b, c]
 
@@ -844,10 +844,10 @@ async def test_mark_failed(storage: Storage) -> None:
 async def test_an_inactive_chat_gives_up_only_its_own_owed_items(storage: Storage) -> None:
     await group(storage, GROUP)
     await group(storage, OTHER)
-    pending = await storage.outbox.enqueue(GROUP, "n", {})
-    sending = await storage.outbox.enqueue(GROUP, "n", {})
-    sent = await storage.outbox.enqueue(GROUP, "n", {})
-    theirs = await storage.outbox.enqueue(OTHER, "n", {})
+    pending = await storage.outbox.enqueue(GROUP, "text", {})
+    sending = await storage.outbox.enqueue(GROUP, "text", {})
+    sent = await storage.outbox.enqueue(GROUP, "text", {})
+    theirs = await storage.outbox.enqueue(OTHER, "text", {})
     await storage.outbox.mark_sending(sending)
     await storage.outbox.mark_sending(sent)
     await storage.outbox.mark_sent(sent, message_id=1)
@@ -868,7 +868,7 @@ async def test_an_inactive_chat_gives_up_only_its_own_owed_items(storage: Storag
 async def test_counts(storage: Storage) -> None:
     await group(storage)
     assert await storage.outbox.counts() == {}
-    ids = [await storage.outbox.enqueue(GROUP, "n", {}) for _ in range(5)]
+    ids = [await storage.outbox.enqueue(GROUP, "text", {}) for _ in range(5)]
     await storage.outbox.mark_sending(ids[0])
     await storage.outbox.mark_sending(ids[1])
     await storage.outbox.mark_sent(ids[1], message_id=None)

@@ -10,8 +10,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.health import is_quiet
 from bot.i18n import Language, Markup, esc, t
+from bot.lights import is_quiet
 from bot.plan import Plan, Task
 from bot.render.tasks import (
     NOTE_EXCERPT,

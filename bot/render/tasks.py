@@ -10,8 +10,8 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
-from bot.health import LIGHTS, light
 from bot.i18n import Language, Markup, esc, join, t
+from bot.lights import LIGHTS, light
 from bot.plan import Plan, Task
 from bot.render.text import age, shorten
 from bot.statuses import ICONS

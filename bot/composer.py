@@ -1,0 +1,89 @@
+"""What an outbox row becomes when it is sent: composed at delivery, in the chat's language.
+
+An outbox row stores what is owed (``{"task": 12, "update_id": 345}``), not a finished text, so
+that a message waiting out a restart or a 429 is composed with the chat's current language and
+the task's latest buttons when it finally goes. This is the delivery side: each kind's loader
+reads what it needs from storage and hands plain data to a pure renderer in ``bot/render/``.
+Adding a kind of message is one :class:`~storage.outbox.OutKind` member and one entry in
+:data:`LOADERS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.i18n import Language, Markup, esc, pick_language
+from bot.plan import Plan
+from bot.render.outgoing import Outgoing
+from storage import Storage
+from storage.outbox import OutboxItem, OutKind
+from storage.subscriptions import Follow
+
+Compose = Callable[[OutboxItem], Awaitable[Outgoing | None]]
+"""Turns a row into a message; ``None`` when there is nothing left to send for it."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a loader may read: the bot's storage and plan, and the default language."""
+
+    storage: Storage
+    plan: Plan
+    default_language: str
+
+    async def chat_language(self, chat_id: int) -> Language:
+        chat = await self.storage.chats.get(chat_id)
+        return pick_language(chat.language if chat else None, None, self.default_language)
+
+
+async def _text(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    return Outgoing(Markup(item.payload["text"]))
+
+
+async def _chart(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    from bot.render.chart import progress_chart  # matplotlib: imported when first drawn
+
+    lang = pick_language(item.payload.get("lang"), None, sources.default_language)
+    states = await sources.storage.updates.states()
+    # Drawing takes a few hundred milliseconds of CPU: off the event loop.
+    png = await asyncio.to_thread(progress_chart, sources.plan, states, lang)
+    return Outgoing(esc(item.payload.get("caption", "")[:1024]), photo=png)
+
+
+async def _notification(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    from bot.render.notifications import notification
+
+    task = sources.plan.task(int(item.payload.get("task", 0)))
+    update = await sources.storage.updates.get(int(item.payload.get("update_id", 0)))
+    if task is None or update is None:
+        return None
+    follows = await sources.storage.subscriptions.of_chat(item.chat_id)
+    following = any(s.kind is Follow.TASK and s.target == str(task.number) for s in follows)
+    return notification(
+        sources.plan, task, update, now=sources.storage.db.clock(),
+        lang=await sources.chat_language(item.chat_id), following=following,
+    )  # fmt: skip
+
+
+LOADERS: dict[OutKind, Callable[[Sources, OutboxItem], Awaitable[Outgoing | None]]] = {
+    OutKind.TEXT: _text,
+    OutKind.NOTIFICATION: _notification,
+    OutKind.CHART: _chart,
+}
+"""One loader per kind of outbox row (a test checks that every kind has one)."""
+
+
+def composer(storage: Storage, plan: Plan, default_language: str) -> Compose:
+    """The function the outbox sender turns rows into messages with."""
+    sources = Sources(storage, plan, default_language)
+
+    async def compose(item: OutboxItem) -> Outgoing | None:
+        try:
+            kind = OutKind(item.kind)
+        except ValueError:
+            return None  # a kind this version does not know: nothing it can send
+        return await LOADERS[kind](sources, item)
+
+    return compose

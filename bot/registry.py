@@ -1,0 +1,34 @@
+"""The one table of commands: adding a command is adding a row here (and its two texts).
+
+``bot/app.py`` registers a handler for each row; the command menus (``handlers/menus.py``) and
+/help are generated from the same rows, and ``tests/test_registry.py`` checks that the README's
+command table and this one name the same commands.
+"""
+
+from __future__ import annotations
+
+from bot.commands import Audience, Command, Where
+from handlers import digest, export, membership, subscriptions, tasks, updates
+
+A, M, MG, AD = Audience.ANYONE, Audience.MEMBER, Audience.MANAGER, Audience.ADMIN
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", membership.start_command, A, Where.PRIVATE),
+    Command("help", membership.help_command, A),
+    Command("mytasks", tasks.mytasks_command, M),
+    Command("task", tasks.task_command, A),
+    Command("update", updates.update_command, M),
+    Command("note", updates.note_command, M),
+    Command("find", tasks.find_command, A),
+    Command("depts", tasks.depts_command, A),
+    Command("overview", tasks.overview_command, A),
+    Command("subscribe", subscriptions.subscribe_command, A),
+    Command("unsubscribe", subscriptions.unsubscribe_command, A),
+    Command("subscriptions", subscriptions.subscriptions_command, A),
+    Command("digest", digest.digest_command, A),
+    Command("invite", membership.invite_command, MG),
+    Command("bind", membership.bind_command, MG, Where.GROUP),
+    Command("unbind", membership.unbind_command, MG, Where.GROUP),
+    Command("lang", membership.lang_command, A),
+    Command("export", export.export_command, AD),
+)
