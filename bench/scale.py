@@ -457,7 +457,7 @@ async def who(bench: Bench, user: int, chat_id: int) -> Caller:
     chat = await bench.storage.chats.get(chat_id)
     assert chat is not None
     roles = {m.dept: m.role for m in await bench.storage.memberships.of_user(user)}
-    return Caller(user, f"用户{user}", Actor(user, False, roles), chat, "zh")
+    return Caller(user, f"用户{user}", Actor(user, False, roles), chat, "zh", 0)
 
 
 async def mytasks(bench: Bench, _: int) -> None:

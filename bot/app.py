@@ -32,6 +32,7 @@ from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.flood import FloodControl, SharedRateLimiter
 from bot.i18n import plain, t
+from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
 from bot.registry import COMMANDS
 from handlers import (
@@ -65,7 +66,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         .context_types(context_types)
         # One flood allowance for the handlers' answers and the outbox sender (bot/flood.py).
         .rate_limiter(SharedRateLimiter(FloodControl(), max_retries=3))
-        .concurrent_updates(True)  # a slow chat never holds up the others
+        .updater(None)  # updates come through the durable inbox instead (bot/inbox.py)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
@@ -133,6 +134,13 @@ async def digest_tick(context: BotContext) -> None:
         context.wake_sender()
 
 
+async def prune_inbox(context: BotContext) -> None:
+    """Forget updates handled long ago: the inbox keeps what a restart could still need."""
+    before = context.storage.db.clock() - KEEP_HANDLED
+    if pruned := await context.storage.inbox.prune(before):
+        log.info("inbox: %d handled updates pruned", pruned)
+
+
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button whose data matches no current layout: forged, or from an old version."""
     query = update.callback_query
@@ -154,9 +162,11 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         data.storage, data.plan, zone=settings.timezone,
         default_language=settings.bot_language, tracking_since=data.tracking_since,
     )  # fmt: skip
+    data.inbox = InboxHandler(app, data.storage, data.inbox_options)
     if app.job_queue is not None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
+        app.job_queue.run_repeating(prune_inbox, interval=3600, first=60, name="inbox-prune")
     await register_menus(app.bot, data.commands, settings.bot_language)
     await start_sender(app)  # after the storage is open: drains what a restart left owed
     # What is loaded now (modules, the plan) lives as long as the bot: keep it out of the

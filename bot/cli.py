@@ -158,7 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             asyncio.run(serve(app, settings))
         else:
-            app.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+            from bot.runner import run_polling
+
+            asyncio.run(run_polling(app))
     except InvalidToken:
         raise Abort(
             "TELEGRAM_BOT_TOKEN was refused by Telegram: check it with @BotFather "

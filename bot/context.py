@@ -6,7 +6,7 @@ kept under string keys, so a rename is a type error rather than a silent miss.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,15 +18,13 @@ from bot.config import Settings
 from bot.delivery import OutboxSender, SenderOptions
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
+from bot.inbox import InboxHandler, InboxOptions
 from bot.plan import Plan
 from bot.render.tasks import Moment
 from storage import Storage
 from storage.db import Clock
 
 T = TypeVar("T")
-
-RECENT_CARDS = 10_000
-"""How many (chat, message) → task links are kept in memory besides the database."""
 
 
 @dataclass
@@ -47,10 +45,19 @@ class BotData:
     """The running outbox sender (started by ``post_init``)."""
     sender_options: SenderOptions | None = None
     """Options for the sender ``post_init`` starts; tests shorten its timeouts."""
+    inbox: InboxHandler | None = None
+    """Handles the updates the inbox holds (started by the runner, ``bot/runner.py``)."""
+    inbox_options: InboxOptions | None = None
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to stop the bot: by SIGTERM, or by :meth:`fatal`."""
+    fatal_error: BaseException | None = None
     seen: dict[tuple[str, int], tuple[object, ...]] = field(default_factory=dict)
     """How each user and chat was last described, so ``remember`` writes only on change."""
-    recent_cards: OrderedDict[tuple[int, int], int] = field(default_factory=OrderedDict)
-    """(chat, message) → task of cards just sent, known before their database row lands."""
+
+    def fatal(self, error: BaseException) -> None:
+        """The bot cannot go on (Telegram revoked the token): stop, saying why."""
+        self.fatal_error = error
+        self.stop_event.set()
 
 
 class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):
@@ -89,14 +96,6 @@ class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Bo
         """Messages were just owed: let the outbox sender start on them now."""
         if self.bot_data.sender is not None:
             self.bot_data.sender.wake()
-
-    def remember_card(self, chat_id: int, message_id: int, task: int) -> None:
-        """Which task a card shows, known at once: the database write waits its turn behind
-        others, and a quick reply to the card must not arrive before it."""
-        recent = self.bot_data.recent_cards
-        recent[(chat_id, message_id)] = task
-        while len(recent) > RECENT_CARDS:
-            recent.popitem(last=False)
 
 
 BotApplication = Application[ExtBot[Any], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]

@@ -27,7 +27,9 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.faketelegram import BotEvent, FakeChat, FakeMessage, FakeTelegram, FakeUser
+from bot.inbox import InboxOptions
 from bot.logs import RedactToken
+from bot.runner import started
 
 Output = Callable[[str], None]
 
@@ -37,7 +39,7 @@ MING_ID = 2
 GROUP_ID = -1001
 GROUP_TITLE = "知识产权局工作群"
 TASKS_FILE = Path(__file__).resolve().parent.parent / "data" / "tasks.json"
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
 
 FIRST_REPLY_TIMEOUT = 2.5  # seconds to wait for a first reply before saying there was none
 QUIET = 0.2  # the bot is done once it made no request for this long
@@ -159,30 +161,11 @@ def log_to_file(path: Path, token: str, errors: ErrorCollector) -> Iterator[None
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings) -> AsyncIterator[BotApplication]:
-    """Start the application and its polling the way ``run_polling`` does, and always stop it."""
+    """Start the application as ``python -m bot run`` does, and always stop it."""
     app = build_application(settings)
-    await app.initialize()
-    try:
-        if app.post_init is not None:
-            await app.post_init(app)
-        assert app.updater is not None, "ApplicationBuilder makes an updater"
-        await app.updater.start_polling(
-            poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
-        )
-        await app.start()
-        try:
-            yield app
-        finally:
-            if app.updater.running:
-                await app.updater.stop()
-            if app.running:
-                await app.stop()
-                if app.post_stop is not None:
-                    await app.post_stop(app)
-    finally:
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+    app.bot_data.inbox_options = InboxOptions(long_poll=1, stop_grace=5)
+    async with started(app):
+        yield app
 
 
 @dataclass

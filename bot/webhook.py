@@ -3,16 +3,14 @@
 python-telegram-bot's own webhook server cannot serve a health check, so this is a small tornado
 server (tornado comes with PTB's webhooks extra) in front of the same Application: a request
 without the right ``X-Telegram-Bot-Api-Secret-Token`` is refused before its body is read, and a
-good one is handed to the application's update queue like any other update.
+good one is written to the durable inbox (``bot/inbox.py``) before Telegram gets its 200.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
-import signal
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,11 +22,12 @@ from tornado.httpserver import HTTPServer
 
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.inbox import ALLOWED_UPDATES
+from bot.runner import inbox_of, started, until_stopped
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 
 
 class UpdateRequest(tornado.web.RequestHandler):
@@ -47,11 +46,12 @@ class UpdateRequest(tornado.web.RequestHandler):
             self.set_status(403)
             return
         try:
-            update = Update.de_json(json.loads(self.request.body), self.app.bot)
+            raw = json.loads(self.request.body)
+            Update.de_json(raw, self.app.bot)  # refuse what the handlers could not read
         except (ValueError, TypeError, KeyError):
             self.set_status(400)
             return
-        await self.app.update_queue.put(update)
+        await inbox_of(self.app).receive([raw])  # on disk before Telegram is told it arrived
         self.set_status(200)
 
 
@@ -117,22 +117,11 @@ async def register(app: BotApplication, settings: Settings) -> None:
 
 async def serve(app: BotApplication, settings: Settings) -> None:
     """Run in webhook mode until SIGTERM or SIGINT, then stop gracefully."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await app.initialize()
-    try:
-        if app.post_init is not None:
-            await app.post_init(app)
+    async with started(app, polling=False):
         await register(app, settings)
         server = listen(app, settings)
-        await app.start()
         log.info("webhook mode: listening on port %d at %s", server.port, server.path)
-        await stop.wait()
-        server.stop()
-        await app.stop()
-    finally:
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+        try:
+            await until_stopped(app)
+        finally:
+            server.stop()

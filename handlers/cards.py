@@ -38,7 +38,6 @@ async def send_card(
         text = Markup(prefix + "\n\n" + text)
     sent = await reply(update, text, keyboard)
     if sent is not None:
-        context.remember_card(sent.chat_id, sent.message_id, number)
         await context.storage.message_tasks.remember(sent.chat_id, sent.message_id, number)
 
 
@@ -49,8 +48,6 @@ async def refresh_card(context: BotContext, who: Caller, message: Message, numbe
 
 
 async def task_of_message(context: BotContext, chat_id: int, message_id: int) -> int | None:
-    """The task a bot message shows: a card just sent, or one remembered in the database."""
-    known = context.bot_data.recent_cards.get((chat_id, message_id))
-    if known is not None:
-        return int(known)
+    """The task a bot message shows. A card's link is written before the next update of its
+    chat is handled (the inbox keeps a chat's updates in order), so a reply always finds it."""
     return await context.storage.message_tasks.task_of(chat_id, message_id)

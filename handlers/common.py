@@ -31,6 +31,8 @@ class Caller:
     actor: Actor
     chat: Chat
     lang: Language
+    update_id: int
+    """The Telegram update being handled: writes carry it, so handling it twice writes once."""
 
 
 async def remember(update: Update, context: BotContext) -> None:
@@ -69,7 +71,7 @@ async def caller(update: Update, context: BotContext) -> Caller:
         roles={m.dept: m.role for m in memberships},
     )
     lang = pick_language(chat.language, user.language_code, context.settings.bot_language)
-    return Caller(user.id, user.full_name, actor, chat, lang)
+    return Caller(user.id, user.full_name, actor, chat, lang, update.update_id)
 
 
 def command_text(update: Update) -> str:

@@ -90,7 +90,9 @@ async def join_department(update: Update, context: BotContext, who: Caller, code
     if who.chat.is_group:
         await reply(update, t(who.lang, "join.private_only"))
         return
-    redemption = await context.storage.invites.redeem(code, who.user_id)
+    redemption = await context.storage.invites.redeem(
+        code, who.user_id, source_update=who.update_id
+    )
     if redemption.outcome is not Redeemed.JOINED or redemption.invite is None:
         await reply(update, t(who.lang, f"join.{redemption.outcome.value}"))
         return

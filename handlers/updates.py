@@ -60,6 +60,7 @@ async def _record(
     recorded = await context.storage.updates.record(
         task.number, author_id=who.user_id, dept=acting_for, chat_id=who.chat.chat_id,
         status=status, progress=progress, note=note, departments=task.departments,
+        source_update=who.update_id,
     )  # fmt: skip
     if recorded.notifications:
         context.wake_sender()
@@ -144,7 +145,6 @@ async def note_tap(update: Update, context: BotContext) -> None:
         t(who.lang, "note.prompt", number=task.number, name=who.name),
         reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder),
     )
-    context.remember_card(prompt.chat_id, prompt.message_id, task.number)
     await context.storage.message_tasks.remember(prompt.chat_id, prompt.message_id, task.number)
 
 

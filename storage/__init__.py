@@ -10,6 +10,7 @@ from pathlib import Path
 
 from storage.db import Clock, Database, utcnow
 from storage.digests import DigestQueue, Digests
+from storage.inbox import Inbox
 from storage.message_tasks import MessageTasks
 from storage.outbox import Outbox
 from storage.people import Chats, Invites, Memberships, Users
@@ -30,6 +31,7 @@ class Storage:
         self.digests = Digests(self.db)
         self.digest_queue = DigestQueue(self.db)
         self.message_tasks = MessageTasks(self.db)
+        self.inbox = Inbox(self.db)
 
     async def open(self) -> None:
         """Open the database and bring its schema up to date."""

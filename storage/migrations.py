@@ -192,4 +192,35 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        6,
+        "inbox",
+        """
+        -- Every update Telegram handed over, written before Telegram is told it arrived (the
+        -- next getUpdates offset, or the webhook's 200), handled from here, then marked done.
+        CREATE TABLE inbox (
+            update_id   INTEGER PRIMARY KEY,    -- Telegram's
+            chat_id     INTEGER,                -- its chat (or person): handled in order within it
+            payload     TEXT NOT NULL CHECK (json_valid(payload)),
+            state       TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'done', 'failed')),
+            received_at TEXT NOT NULL,
+            handled_at  TEXT,
+            last_error  TEXT
+        );
+        CREATE INDEX inbox_pending ON inbox (update_id) WHERE state = 'pending';
+        CREATE INDEX inbox_by_handled ON inbox (handled_at) WHERE state != 'pending';
+
+        -- The update that recorded a status update: handling it again finds it, and records
+        -- nothing twice.
+        ALTER TABLE status_updates ADD COLUMN source_update INTEGER;
+        CREATE UNIQUE INDEX status_updates_by_source ON status_updates (source_update)
+            WHERE source_update IS NOT NULL;
+        -- Likewise the update that used an invite: handled again, it welcomes again.
+        ALTER TABLE invites ADD COLUMN used_update INTEGER;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -316,22 +316,36 @@ class Invites:
         row = await self._db.fetchone(SELECT_INVITE, (code,))
         return None if row is None else _invite(row)
 
-    async def redeem(self, code: str, user_id: int) -> Redemption:
-        """Use the code for this user and make them a member, all in one transaction."""
+    async def redeem(
+        self, code: str, user_id: int, *, source_update: int | None = None
+    ) -> Redemption:
+        """Use the code for this user and make them a member, all in one transaction.
+
+        ``source_update`` is the Telegram update that opened the link: handled again (after a
+        crash before the welcome went out), it is welcomed again rather than told 'used'.
+        """
 
         def work(conn: sqlite3.Connection) -> Redemption:
             row = read_one(conn, SELECT_INVITE, (code,))
             if row is None:
                 return Redemption(Redeemed.UNKNOWN)
             invite = _invite(row)
+            again = read_one(
+                conn,
+                "SELECT 1 FROM invites WHERE code = ? AND used_by = ? AND used_update = ?",
+                (code, user_id, source_update),
+            )
+            if again is not None:
+                return Redemption(Redeemed.JOINED, invite)
             if invite.used_by is not None:
                 return Redemption(Redeemed.USED, invite)
             if invite.expires_at <= self._db.clock():
                 return Redemption(Redeemed.EXPIRED, invite)
             now = self._db.now()
             conn.execute(
-                "UPDATE invites SET used_by = ?, used_at = ? WHERE code = ? AND used_by IS NULL",
-                (user_id, now, code),
+                "UPDATE invites SET used_by = ?, used_at = ?, used_update = ?"
+                " WHERE code = ? AND used_by IS NULL",
+                (user_id, now, source_update, code),
             )
             conn.execute(
                 UPSERT_MEMBERSHIP,

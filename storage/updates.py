@@ -67,8 +67,10 @@ SELECT task, status, progress, last_update_id, updated_at, status_changed_at FRO
 """
 INSERT_UPDATE = """
 INSERT INTO status_updates
-    (task, kind, old_status, status, progress, note, author_id, dept, chat_id, created_at)
-VALUES (:task, :kind, :old_status, :status, :progress, :note, :author_id, :dept, :chat_id, :now)
+    (task, kind, old_status, status, progress, note, author_id, dept, chat_id, created_at,
+     source_update)
+VALUES (:task, :kind, :old_status, :status, :progress, :note, :author_id, :dept, :chat_id, :now,
+        :source)
 """
 UPSERT_STATE = """
 INSERT INTO task_state (task, status, progress, last_update_id, updated_at, status_changed_at)
@@ -152,13 +154,15 @@ class Updates:
         progress: int | None = None,
         note: str | None = None,
         departments: Sequence[str] = (),
+        source_update: int | None = None,
     ) -> Recorded:
         """Append to the history, move the task's state and owe a notification to every chat
         following the task or one of its ``departments``: one committed transaction.
 
         With neither ``status`` nor ``progress`` it is a note; the caller has checked the
         author's right to make it. When this returns, the update and its notifications are on
-        disk, so a crash cannot lose either.
+        disk, so a crash cannot lose either. ``source_update`` is the Telegram update it comes
+        from: handling that update again returns what it recorded then, and records nothing.
         """
         if status is None and progress is None and not note:
             raise ValueError("an update needs a status, a progress or a note")
@@ -167,6 +171,12 @@ class Updates:
         kind = "note" if status is None and progress is None else "status"
 
         def work(conn: sqlite3.Connection) -> Recorded:
+            if source_update is not None:
+                before = read_one(
+                    conn, f"{SELECT_UPDATES} WHERE u.source_update = ?", (source_update,)
+                )
+                if before is not None:
+                    return Recorded(_update(before), 0)
             now = self._db.now()  # on the writer's thread: ids and times grow together
             row = read_one(conn, "SELECT status FROM task_state WHERE task = ?", (task,))
             old = STATUS_OF[row[0]] if row else NOT_REPORTED
@@ -182,6 +192,7 @@ class Updates:
                 "dept": dept,
                 "chat_id": chat_id,
                 "now": now,
+                "source": source_update,
             }
             update_id = conn.execute(INSERT_UPDATE, params).lastrowid
             assert update_id is not None

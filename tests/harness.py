@@ -11,11 +11,15 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.faketelegram import FakeChat, FakeMessage, FakeTelegram, FakeUser
+from bot.inbox import InboxOptions
+from bot.runner import started
 from storage.db import Clock
 from tests.conftest import DATA
 
 ADMIN_ID = 1
 BOT_USERNAME = "plan_test_bot"
+TEST_INBOX = InboxOptions(long_poll=1, stop_grace=5)
+"""Short long polls, so that a test's bot stops at once."""
 
 
 @dataclass
@@ -70,29 +74,9 @@ async def running_bot(
     await fake.start()
     settings = settings_for(fake, tmp_path, bot_admins=frozenset(admins))
     app = build_application(settings, clock=clock)
+    app.bot_data.inbox_options = TEST_INBOX
     try:
         async with started(app):
             yield Harness(fake, app, settings)
     finally:
         await fake.stop()
-
-
-@asynccontextmanager
-async def started(app: BotApplication) -> AsyncIterator[BotApplication]:
-    """Run an application as ``run_polling`` would (post_init, polling, start), and stop it the
-    same way (post_shutdown last), whatever happens in between."""
-    try:
-        await app.initialize()
-        assert app.post_init is not None and app.updater is not None
-        await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        await app.start()
-        yield app
-    finally:
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)

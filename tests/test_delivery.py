@@ -23,7 +23,7 @@ from storage import Storage
 from storage.outbox import OutboxItem
 from storage.subscriptions import Follow
 from tests.conftest import FakeClock
-from tests.harness import ADMIN_ID, BOT_USERNAME, running_bot, settings_for, started
+from tests.harness import ADMIN_ID, BOT_USERNAME, TEST_INBOX, running_bot, settings_for, started
 
 Condition = Callable[[], bool | Awaitable[bool]]
 PNG = bytes.fromhex(
@@ -53,6 +53,7 @@ async def bot_on(
 ) -> AsyncIterator[BotApplication]:
     """The real application on an existing fake and database (so it can be started again)."""
     app = build_application(settings_for(fake, tmp_path, bot_admins=frozenset({ADMIN_ID})))
+    app.bot_data.inbox_options = TEST_INBOX
     if options is not None:
         app.bot_data.sender_options = options
     async with started(app):
@@ -315,11 +316,13 @@ async def test_a_refused_message_fails_alone(tmp_path: Path) -> None:
         # A row of a kind this version does not know (left by a newer one): written as is.
         now = storage.db.now()
         unknown = await storage.db.write(
-            lambda conn: conn.execute(
-                "INSERT INTO outbox (chat_id, kind, payload, not_before, created_at)"
-                " VALUES (?, 'no-such-kind', '{}', ?, ?)",
-                (chat.id, now, now),
-            ).lastrowid
+            lambda conn: (
+                conn.execute(
+                    "INSERT INTO outbox (chat_id, kind, payload, not_before, created_at)"
+                    " VALUES (?, 'no-such-kind', '{}', ?, ?)",
+                    (chat.id, now, now),
+                ).lastrowid
+            )
         )
         fine = await owe(storage, chat.id, "fine")
         assert broken is not None and unknown is not None

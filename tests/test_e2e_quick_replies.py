@@ -152,7 +152,8 @@ async def test_replies_reach_the_bot_in_a_group_under_privacy_mode(tmp_path: Pat
 async def test_a_reply_right_after_the_card_is_not_lost(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under load the card's database record can lag; the reply must still find its task."""
+    """Under load the card's database record can lag; the reply must still find its task: the
+    chat's next update waits until the card's link is written."""
     ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
     storage = bot.app.bot_data.storage
     remember = storage.message_tasks.remember
@@ -166,6 +167,8 @@ async def test_a_reply_right_after_the_card_is_not_lost(
     await bot.fake.send(ming, dm, "/task 10")
     (card,) = await bot.fake.replies(dm, at_least=1)
     await bot.fake.send(ming, dm, "立刻回复", reply_to=card)
-    (answer,) = await bot.fake.replies(dm, at_least=1)
+    with pytest.raises(TimeoutError):  # not answered wrongly meanwhile: not answered yet
+        await bot.fake.replies(dm, timeout=0.5)
     held.set()
+    (answer,) = await bot.fake.replies(dm, at_least=1)
     assert answer.text == "已为任务 10 添加说明。"

@@ -6,9 +6,9 @@ import string
 
 import pytest
 
-from bot.registry import COMMANDS
 from bot.faketelegram import EntityParseError, parse_html
 from bot.i18n import CATALOGUE, Markup, esc, pick_language, plain, t
+from bot.registry import COMMANDS
 
 HOSTILE = '<b>&amp; "x" \' & < >'
 

@@ -73,6 +73,7 @@ async def test_the_running_bot_never_logs_its_token_even_at_debug(tmp_path: Path
     lines = text.splitlines()
     assert RECORD.match(lines[0])
     strays = [line for line in lines if not RECORD.match(line) and not TRACEBACK.match(line)]
+
     assert strays == []
 
 

@@ -19,6 +19,7 @@ LANDED = {
     3: "c28e2822b2f4998389541bfb7297e752917a2e895cb544b2aed27960aba728d8",
     4: "b0bb6b8ff203d8adeb80ea1b02d419fc30a0e13012adf7cacae6757744102019",
     5: "046e0131a23e2c114480d7c1fc3281d3e19c62321fec35716357cdca4405be82",
+    6: "54324a0562cf2fc41998599ff6bacccfb4580bddf92ba4cdab835c72d2ef8e91",
 }
 
 NOW = "2026-11-23T01:00:00.000000+00:00"
@@ -49,6 +50,10 @@ SEED = {
         "INSERT INTO digest_log VALUES (-100, '2026-W48', 1, '{now}')",
     ],
     5: ["INSERT INTO message_tasks VALUES (-100, 42, 7, '{now}')"],
+    6: [
+        "INSERT INTO inbox (update_id, chat_id, payload, received_at)"
+        " VALUES (900, -100, '{{\"update_id\": 900}}', '{now}')"
+    ],
 }
 
 

@@ -14,6 +14,7 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.faketelegram import FakeTelegram
 from bot.health_check import check
+from bot.runner import started
 from bot.webhook import SECRET_HEADER, WebhookServer, listen, register
 from tests.harness import settings_for
 
@@ -48,19 +49,15 @@ async def webhook(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, WebhookSe
         webhook_secret=SECRET,
     )
     app = build_application(settings)
-    await app.initialize()
-    assert app.post_init is not None and app.post_shutdown is not None
-    await app.post_init(app)
-    await register(app, settings)
-    server = listen(app, settings, host="127.0.0.1", port=0)
-    await app.start()
     try:
-        yield fake, server, app
+        async with started(app, polling=False):
+            await register(app, settings)
+            server = listen(app, settings, host="127.0.0.1", port=0)
+            try:
+                yield fake, server, app
+            finally:
+                server.stop()
     finally:
-        server.stop()
-        await app.stop()
-        await app.shutdown()
-        await app.post_shutdown(app)
         await fake.stop()
 
 
