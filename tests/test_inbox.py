@@ -1,0 +1,153 @@
+"""The inbox: what arrives is on disk first, handled in order within a chat, and exactly once."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_application
+from bot.context import BotApplication
+from bot.faketelegram import FakeTelegram
+from bot.runner import inbox_of, started
+from storage import Storage
+from storage.inbox import chat_of
+from tests.conftest import FakeClock
+from tests.harness import ADMIN_ID, BOT_USERNAME, TEST_INBOX, settings_for
+
+
+def command_update(update_id: int, text: str) -> dict[str, object]:
+    """An update with the admin's command in their private chat, as Telegram sends it."""
+    command = text.split()[0]
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": ADMIN_ID, "type": "private", "first_name": "Ada"},
+            "from": {"id": ADMIN_ID, "is_bot": False, "first_name": "Ada"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        },
+    }
+
+
+@asynccontextmanager
+async def bot_on(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotApplication]:
+    """The real application on an existing fake and database, so it can be started again."""
+    app = build_application(settings_for(fake, tmp_path, bot_admins=frozenset({ADMIN_ID})))
+    app.bot_data.inbox_options = TEST_INBOX
+    async with started(app):
+        yield app
+
+
+def notes(database: Path) -> list[tuple[int, str]]:
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        return conn.execute(
+            "SELECT task, note FROM status_updates WHERE kind = 'note' ORDER BY id"
+        ).fetchall()
+
+
+async def test_an_update_handled_but_not_marked_records_nothing_twice(tmp_path: Path) -> None:
+    async with FakeTelegram(bot_username=BOT_USERNAME) as fake:
+        admin = fake.add_user(ADMIN_ID, "Ada", started=True)
+        dm = fake.private_chat(admin)
+        async with bot_on(fake, tmp_path) as app:
+            await fake.send(admin, dm, "/note 3 已与司法部沟通")
+            (answer,) = await fake.replies(dm)
+            assert answer.text.startswith("已为任务 3 添加说明。")
+            storage = app.bot_data.storage
+            assert storage is not None
+            # A crash after the answer, before the update was marked done:
+            await storage.db.execute("UPDATE inbox SET state = 'pending', handled_at = NULL")
+
+        async with bot_on(fake, tmp_path):
+            (again,) = await fake.replies(dm)
+
+    assert again.text.startswith("已为任务 3 添加说明。"), "handled again: answered again"
+    assert notes(tmp_path / "bot.db") == [(3, "已与司法部沟通")], "but recorded once"
+
+
+async def test_what_a_stop_left_pending_is_handled_first_and_in_order(tmp_path: Path) -> None:
+    database = tmp_path / "bot.db"
+    async with FakeTelegram(bot_username=BOT_USERNAME) as fake:
+        admin = fake.add_user(ADMIN_ID, "Ada", started=True)
+        dm = fake.private_chat(admin)
+        # Three notes written to the inbox by a run that stopped before handling them (and
+        # confirmed to Telegram, which will not send them again).
+        storage = Storage(database)
+        await storage.open()
+        try:
+            rows = [
+                command_update(500 + i, f"/note {task} 第{i}条")
+                for i, task in enumerate((7, 8, 9), start=1)
+            ]
+            await storage.inbox.receive(list(reversed(rows)))  # arrival order does not matter
+        finally:
+            await storage.close()
+
+        async with bot_on(fake, tmp_path):
+            await fake.replies(dm, at_least=3)
+
+    assert notes(database) == [(7, "第1条"), (8, "第2条"), (9, "第3条")]
+
+
+async def test_an_update_delivered_twice_is_taken_once(tmp_path: Path) -> None:
+    async with FakeTelegram(bot_username=BOT_USERNAME) as fake:
+        admin = fake.add_user(ADMIN_ID, "Ada", started=True)
+        dm = fake.private_chat(admin)
+        async with bot_on(fake, tmp_path) as app:
+            message = await fake.send(admin, dm, "/note 5 只记一次")
+            await fake.replies(dm)
+            # Telegram sends it again (a webhook retry, a batch fetched again after a crash).
+            await inbox_of(app).receive([{"update_id": 1, "message": message.to_api()}])
+            with pytest.raises(TimeoutError):
+                await fake.replies(dm, timeout=0.5)
+    assert notes(tmp_path / "bot.db") == [(5, "只记一次")]
+
+
+async def test_an_update_that_does_not_parse_is_kept_as_failed(tmp_path: Path) -> None:
+    async with FakeTelegram(bot_username=BOT_USERNAME) as fake:
+        admin = fake.add_user(ADMIN_ID, "Ada", started=True)
+        dm = fake.private_chat(admin)
+        async with bot_on(fake, tmp_path) as app:
+            await inbox_of(app).receive([{"update_id": 9000, "message": {"chat": "nonsense"}}])
+            await fake.send(admin, dm, "/task 1")
+            (card,) = await fake.replies(dm)
+            assert card.text.startswith("任务 1 · ")
+            storage = app.bot_data.storage
+            assert storage is not None
+            assert (await storage.inbox.counts()).get("failed") == 1
+
+
+async def test_handled_rows_are_pruned_but_the_offset_is_kept(
+    storage: Storage, clock: FakeClock
+) -> None:
+    await storage.inbox.receive([{"update_id": n, "message": {}} for n in (10, 11, 12)])
+    for n in (10, 11, 12):
+        await storage.inbox.done(n)
+    clock.advance(days=3)
+    assert await storage.inbox.prune(clock.now - timedelta(days=2)) == 2
+    assert await storage.inbox.next_offset() == 13
+
+
+@pytest.mark.parametrize(
+    ("raw", "chat"),
+    [
+        ({"update_id": 1, "message": {"chat": {"id": -5}}}, -5),
+        (
+            {"update_id": 1, "callback_query": {"from": {"id": 7}, "message": {"chat": {"id": 8}}}},
+            8,
+        ),
+        ({"update_id": 1, "callback_query": {"from": {"id": 7}}}, 7),
+        ({"update_id": 1, "my_chat_member": {"chat": {"id": -9}}}, -9),
+        ({"update_id": 1, "poll": {}}, None),
+    ],
+)
+def test_the_chat_an_update_is_ordered_in(raw: dict[str, object], chat: int | None) -> None:
+    assert chat_of(raw) == chat
