@@ -1,6 +1,7 @@
 """Who may do what: the one place every command and every button asks.
 
-The rules are PRODUCT.md's table. A refusal carries the catalogue key of a one-sentence reason.
+The rules are the README's permission table, which ``tests/test_permission_table.py`` reads and
+checks this against, cell by cell. A refusal carries the catalogue key of a one-sentence reason.
 Nothing here trusts what a message or a button claims: the actor is who Telegram says sent the
 update, and their roles come from the database.
 """
@@ -107,6 +108,7 @@ def decide(
         return refuse("refused.invite", dept)
 
     if action is Action.BIND:
+        # Binding a bound group changes its binding: the current one must be the actor's too.
         assert dept is not None and chat is not None
         if not chat.is_group:
             return refuse("refused.group_only")
@@ -114,9 +116,14 @@ def decide(
             return allow(dept)
         if dept == WHOLE_PLAN:
             return refuse("refused.admin_only")
-        if actor.manages(dept):
-            return allow(dept)
-        return refuse("refused.bind", dept)
+        if not actor.manages(dept):
+            return refuse("refused.bind", dept)
+        current = chat.binding
+        if current == WHOLE_PLAN:
+            return refuse("refused.rebind_all")
+        if current is not None and not actor.manages(current):
+            return refuse("refused.rebind", current)
+        return allow(dept)
 
     if action is Action.UNBIND:
         assert chat is not None

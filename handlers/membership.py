@@ -255,7 +255,8 @@ async def dept_tap(update: Update, context: BotContext) -> None:
     who = await caller(update, context)
     tap = callbacks.parse_dept(query.data)
     known = tap is not None and (
-        tap.dept == WHOLE_PLAN or tap.dept in context.plan.department_by_code
+        tap.dept in context.plan.department_by_code
+        or (tap.dept == WHOLE_PLAN and tap.action == "bind")
     )
     if tap is None or not known or not isinstance(query.message, Message):
         await stale(query, who)

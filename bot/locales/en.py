@@ -80,6 +80,8 @@ EN: dict[str, str] = {
     "refused.invite": "Only an admin or a manager of {dept} can invite its members.",
     "refused.group_only": "This command works in groups only.",
     "refused.bind": "Only an admin or a manager of {dept} can bind a group to it.",
+    "refused.rebind": "This group is bound to {dept}: only an admin or a manager of {dept} can change that.",
+    "refused.rebind_all": "This group is bound to the whole plan: only an admin can change that.",
     "refused.unbind": "Only an admin or a manager of the bound department can unbind this group.",
     "refused.chat_settings": "Only an admin or a manager of the bound department can change this group's settings.",
     # start, roles and joining

@@ -80,6 +80,8 @@ ZH: dict[str, str] = {
     "refused.invite": "只有管理员或{dept}的负责人可以邀请该部门的成员。",
     "refused.group_only": "这个命令只能在群里使用。",
     "refused.bind": "只有管理员或{dept}的负责人可以把群绑定到该部门。",
+    "refused.rebind": "本群已绑定到{dept}，只有管理员或{dept}的负责人可以更改绑定。",
+    "refused.rebind_all": "本群已绑定到整个计划，只有管理员可以更改绑定。",
     "refused.unbind": "只有管理员或本群所绑定部门的负责人可以解除绑定。",
     "refused.chat_settings": "只有管理员或本群所绑定部门的负责人可以更改本群的设置。",
     # start, roles and joining
