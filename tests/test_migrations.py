@@ -19,7 +19,11 @@ LANDED = {
     3: "c28e2822b2f4998389541bfb7297e752917a2e895cb544b2aed27960aba728d8",
     4: "b0bb6b8ff203d8adeb80ea1b02d419fc30a0e13012adf7cacae6757744102019",
     5: "046e0131a23e2c114480d7c1fc3281d3e19c62321fec35716357cdca4405be82",
+    7: "bf92e58ed02c1945ef59f5a62f44028e52e19fa1c07ca1f26a97531f4aa197ea",
 }
+RESERVED = {6}
+"""Numbers held for a migration of a branch not merged yet (the inbox); none may use them."""
+VERSIONS = [v for v in range(1, LATEST_VERSION + 1) if v not in RESERVED]
 
 NOW = "2026-11-23T01:00:00.000000+00:00"
 
@@ -49,6 +53,10 @@ SEED = {
         "INSERT INTO digest_log VALUES (-100, '2026-W48', 1, '{now}')",
     ],
     5: ["INSERT INTO message_tasks VALUES (-100, 42, 7, '{now}')"],
+    7: [
+        "INSERT INTO invites (code, dept, role, created_by, created_at, expires_at,"
+        " revoked_by, revoked_at) VALUES ('def', 'cnipa', 'member', 1, '{now}', '{now}', 1, '{now}')"
+    ],
 }
 
 
@@ -73,7 +81,7 @@ async def migrated(path: Path, target: int | None = None) -> Database:
 
 
 def test_landed_migrations_are_never_edited() -> None:
-    assert [m.version for m in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+    assert [m.version for m in MIGRATIONS] == VERSIONS
     for migration in MIGRATIONS:
         digest = hashlib.sha256(migration.sql.encode()).hexdigest()
         assert LANDED.get(migration.version) == digest, (
@@ -108,7 +116,7 @@ async def test_from_an_empty_database(tmp_path: Path) -> None:
     } <= tables
 
 
-@pytest.mark.parametrize("start", range(LATEST_VERSION))
+@pytest.mark.parametrize("start", [0, *VERSIONS[:-1]])
 async def test_from_every_earlier_version(tmp_path: Path, start: int) -> None:
     fresh = tmp_path / "fresh.db"
     await (await migrated(fresh)).close()
@@ -116,11 +124,11 @@ async def test_from_every_earlier_version(tmp_path: Path, start: int) -> None:
     old = tmp_path / "old.db"
     db = await migrated(old, target=start)
     assert await db.schema_version() == start
-    for version in range(1, start + 1):
+    for version in (v for v in VERSIONS if v <= start):
         for sql in SEED[version]:
             await db.execute(sql.format(now=NOW))
     before = counts(old)
-    assert await db.migrate() == list(range(start + 1, LATEST_VERSION + 1))
+    assert await db.migrate() == [v for v in VERSIONS if v > start]
     await db.close()
 
     assert schema(old) == schema(fresh)
