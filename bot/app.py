@@ -33,6 +33,7 @@ from bot.flood import FloodControl, SharedRateLimiter
 from bot.i18n import pick_language, plain, t
 from bot.plan import load_plan
 from handlers import (
+    access,
     chats,
     common,
     digest,
@@ -105,6 +106,10 @@ def register_handlers(app: BotApplication) -> None:
         "subscriptions": subscriptions.subscriptions_command,
         "digest": digest.digest_command,
         "export": export.export_command,
+        "members": access.members_command,
+        "remove": access.remove_command,
+        "leave": access.leave_command,
+        "invites": access.invites_command,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=filters.UpdateType.MESSAGE))
@@ -120,6 +125,8 @@ def register_handlers(app: BotApplication) -> None:
     app.add_handler(
         CallbackQueryHandler(subscriptions.unfollow_tap, pattern=callbacks.UNFOLLOW_PATTERN)
     )
+    app.add_handler(CallbackQueryHandler(access.invites_tap, pattern=callbacks.INVITES_PATTERN))
+    app.add_handler(CallbackQueryHandler(access.revoke_tap, pattern=callbacks.REVOKE_PATTERN))
     app.add_handler(CallbackQueryHandler(stale_button))
 
     # A reply to a card, a notification or a note prompt: a note on that task. Replies to the

@@ -47,6 +47,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("invite", Audience.MANAGER),
     Command("bind", Audience.MANAGER, Where.GROUP),
     Command("unbind", Audience.MANAGER, Where.GROUP),
+    Command("members", Audience.MEMBER),
+    Command("remove", Audience.MANAGER),
+    Command("leave", Audience.MEMBER),
+    Command("invites", Audience.MANAGER, Where.PRIVATE),
     Command("lang", Audience.ANYONE),
     Command("export", Audience.ADMIN),
 )

@@ -181,10 +181,15 @@ async def invite_for(
         return False, refusal(decision, who.lang, context)
     role = Role.MANAGER if manager else Role.MEMBER
     invite = await context.storage.invites.create(dept, role, created_by=who.user_id)
-    link = f"https://t.me/{context.bot.username}?start=join-{invite.code}"
+    link = invite_link(context, invite.code)
     name = context.plan.department(dept).display(who.lang)
     expires = invite.expires_at.astimezone(context.settings.timezone).strftime("%Y-%m-%d %H:%M")
     return True, t(who.lang, f"invite.link.{role.value}", dept=name, link=link, expires=expires)
+
+
+def invite_link(context: BotContext, code: str) -> str:
+    """The deep link that opens ``/start join-<code>`` with this bot."""
+    return f"https://t.me/{context.bot.username}?start=join-{code}"
 
 
 # --- /bind and /unbind --------------------------------------------------------------------------
@@ -260,6 +265,11 @@ async def dept_tap(update: Update, context: BotContext) -> None:
     )
     if tap is None or not known or not isinstance(query.message, Message):
         await stale(query, who)
+        return
+    from handlers import access  # access imports this module
+
+    if tap.action in access.CHOICES:
+        await access.dept_chosen(query, query.message, context, who, tap)
         return
     if tap.action == "bind" and who.chat.is_group:
         done, text = await bind_to(context, who, tap.dept)

@@ -442,7 +442,7 @@ class Invites:
                 return []
             sql += f" AND dept IN ({','.join('?' * len(wanted))})"
             params += wanted
-        rows = await self._db.fetchall(sql + " ORDER BY dept, created_at, code", params)
+        rows = await self._db.fetchall(sql + " ORDER BY dept, created_at, rowid", params)
         return [_invite(r) for r in rows]
 
     async def revoke(self, code: str, *, by: int) -> Revoked:

@@ -102,6 +102,11 @@ def rebind(plan: Plan, role: str, where: Chat) -> list[Decision]:
     return [decide(actor(role, extra), Action.BIND, dept=TARGET, chat=where)]
 
 
+def invites(plan: Plan, role: str, where: Chat) -> list[Decision]:
+    """D's links, and (``/invites`` alone) those of whichever department the person manages."""
+    return [decide(actor(role), Action.MANAGE_INVITES, dept=dept, chat=where) for dept in (D, None)]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "change status": Scenario(Action.CHANGE_STATUS, on_tasks(Action.CHANGE_STATUS)),
     "add note": Scenario(Action.ADD_NOTE, on_tasks(Action.ADD_NOTE)),
@@ -113,6 +118,14 @@ SCENARIOS: dict[str, Scenario] = {
     "unbind": Scenario(Action.UNBIND, ask(Action.UNBIND)),
     "chat settings": Scenario(Action.CHAT_SETTINGS, ask(Action.CHAT_SETTINGS)),
     "export": Scenario(Action.EXPORT, ask(Action.EXPORT)),
+    "list members": Scenario(Action.LIST_MEMBERS, ask(Action.LIST_MEMBERS, dept=D)),
+    "remove member": Scenario(Action.REMOVE_MEMBER, ask(Action.REMOVE_MEMBER, dept=D)),
+    "remove manager": Scenario(Action.REMOVE_MANAGER, ask(Action.REMOVE_MANAGER, dept=D)),
+    "leave": Scenario(Action.LEAVE, ask(Action.LEAVE, dept=D)),
+    "list/revoke invites": Scenario(Action.MANAGE_INVITES, invites),
+    "list/revoke manager invites": Scenario(
+        Action.MANAGE_INVITES, ask(Action.MANAGE_INVITES, dept=D, manager_invite=True)
+    ),
 }
 
 TABLE = readme_table()
