@@ -36,6 +36,7 @@ from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
 from bot.registry import COMMANDS
 from handlers import (
+    access,
     chats,
     common,
     errors,
@@ -93,6 +94,8 @@ def register_handlers(app: BotApplication) -> None:
     # Buttons: each prefix names what it does and its layout version; nothing else matches.
     app.add_handler(CallbackQueryHandler(updates.status_tap, pattern=callbacks.STATUS_PATTERN))
     app.add_handler(CallbackQueryHandler(tasks.page_tap, pattern=callbacks.PAGE_PATTERN))
+    # A department chosen for /members, /remove, /leave or /invites, before the other choices.
+    app.add_handler(CallbackQueryHandler(access.dept_tap, pattern=callbacks.ACCESS_DEPT_PATTERN))
     app.add_handler(CallbackQueryHandler(membership.dept_tap, pattern=callbacks.DEPT_PATTERN))
     app.add_handler(CallbackQueryHandler(updates.note_tap, pattern=callbacks.NOTE_PATTERN))
     app.add_handler(
@@ -101,6 +104,8 @@ def register_handlers(app: BotApplication) -> None:
     app.add_handler(
         CallbackQueryHandler(subscriptions.unfollow_tap, pattern=callbacks.UNFOLLOW_PATTERN)
     )
+    app.add_handler(CallbackQueryHandler(access.invites_tap, pattern=callbacks.INVITES_PATTERN))
+    app.add_handler(CallbackQueryHandler(access.revoke_tap, pattern=callbacks.REVOKE_PATTERN))
     app.add_handler(CallbackQueryHandler(stale_button))
 
     # A reply to a card, a notification or a note prompt: a note on that task. Replies to the

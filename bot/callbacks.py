@@ -22,13 +22,20 @@ DEPT = "dp1"
 NOTE = "nt1"
 FOLLOW = "fl1"
 UNFOLLOW = "uf1"
+INVITES = "iv1"
+REVOKE = "rv1"
 
 STATUS_PATTERN = rf"^{STATUS}:"
 PAGE_PATTERN = rf"^{PAGE}:"
+ACCESS_CHOICES = ("mem", "rm", "lv", "ivs")
+"""Department choices that finish /members, /remove, /leave and /invites (handlers/access.py)."""
+ACCESS_DEPT_PATTERN = rf"^{DEPT}:(?:{'|'.join(ACCESS_CHOICES)}):"
 DEPT_PATTERN = rf"^{DEPT}:"
 NOTE_PATTERN = rf"^{NOTE}:"
 FOLLOW_PATTERN = rf"^{FOLLOW}:"
 UNFOLLOW_PATTERN = rf"^{UNFOLLOW}:"
+INVITES_PATTERN = rf"^{INVITES}:"
+REVOKE_PATTERN = rf"^{REVOKE}:"
 
 _STATUS_RE = re.compile(rf"^{STATUS}:(\d{{1,5}}):([{''.join(BY_CODE)}])$")
 _PAGE_RE = re.compile(rf"^{PAGE}:([mf]):(\d{{1,3}}):(.*)$", re.S)
@@ -36,8 +43,12 @@ _NOTE_RE = re.compile(rf"^{NOTE}:(\d{{1,5}})$")
 _FOLLOW_RE = re.compile(rf"^{FOLLOW}:(\d{{1,5}}):([01])$")
 _UNFOLLOW_RE = re.compile(rf"^{UNFOLLOW}:([tda]):([a-z0-9_]{{1,16}}|\*)$")
 _DEPT_RE = re.compile(
-    rf"^{DEPT}:([a-z]{{1,8}}):([a-z][a-z0-9_]{{1,15}}|\*)(?::([a-z0-9_]{{0,8}}))?$"
+    rf"^{DEPT}:([a-z]{{1,8}}):([a-z][a-z0-9_]{{1,15}}|\*)(?::([a-z0-9_]{{0,16}}))?$"
 )
+_SCOPE = r"([a-z][a-z0-9_]{1,15}|\*)"
+"""A department code, or ``*``: every department the person may see."""
+_INVITES_RE = re.compile(rf"^{INVITES}:{_SCOPE}:(\d{{1,3}})$")
+_REVOKE_RE = re.compile(rf"^{REVOKE}:([A-Za-z0-9_-]{{16}}):{_SCOPE}:(\d{{1,3}})$")
 
 
 def fits(data: str) -> bool:
@@ -85,6 +96,7 @@ class DeptTap:
     """What the ambiguous command was: ``bind``, ``inv``, ``sub``…"""
     dept: str
     arg: str
+    """``m`` for a manager invite; the user id of a /remove."""
 
 
 def dept(action: str, code: str, arg: str = "") -> str:
@@ -123,3 +135,36 @@ def unfollow(kind: str, target: str) -> str:
 def parse_unfollow(data: str) -> tuple[str, str] | None:
     match = _UNFOLLOW_RE.match(data)
     return (match.group(1), match.group(2)) if match else None
+
+
+@dataclass(frozen=True)
+class InvitesPage:
+    scope: str
+    page: int
+
+
+def invites_page(scope: str, page: int) -> str:
+    """A page of /invites: ``scope`` is a department code or ``*``."""
+    return f"{INVITES}:{scope}:{page}"
+
+
+def parse_invites_page(data: str) -> InvitesPage | None:
+    match = _INVITES_RE.match(data)
+    return InvitesPage(match.group(1), int(match.group(2))) if match else None
+
+
+@dataclass(frozen=True)
+class RevokeTap:
+    code: str
+    scope: str
+    """Of the list the button is in, to show it again."""
+    page: int
+
+
+def revoke(code: str, scope: str, page: int) -> str:
+    return f"{REVOKE}:{code}:{scope}:{page}"
+
+
+def parse_revoke(data: str) -> RevokeTap | None:
+    match = _REVOKE_RE.match(data)
+    return RevokeTap(match.group(1), match.group(2), int(match.group(3))) if match else None

@@ -1,6 +1,7 @@
 """Who may do what: the one place every command and every button asks.
 
-The rules are the README's table of people and permissions. A refusal carries the catalogue key of a one-sentence reason.
+The rules are the README's permission table, which ``tests/test_permission_table.py`` reads and
+checks this against, cell by cell. A refusal carries the catalogue key of a one-sentence reason.
 Nothing here trusts what a message or a button claims: the actor is who Telegram says sent the
 update, and their roles come from the database.
 """
@@ -24,6 +25,13 @@ class Action(StrEnum):
     CHAT_SETTINGS = "chat_settings"
     """This chat's language, subscriptions and digest."""
     EXPORT = "export"
+    LIST_MEMBERS = "list_members"
+    REMOVE_MEMBER = "remove_member"
+    REMOVE_MANAGER = "remove_manager"
+    LEAVE = "leave"
+    MANAGE_INVITES = "manage_invites"
+    """See a department's open invite links and revoke them: ``manager_invite`` for a
+    manager's link; without ``dept``, those of any department the actor may manage."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,7 @@ def decide(
         return refuse("refused.invite", dept)
 
     if action is Action.BIND:
+        # Binding a bound group changes its binding: the current one must be the actor's too.
         assert dept is not None and chat is not None
         if not chat.is_group:
             return refuse("refused.group_only")
@@ -114,9 +123,14 @@ def decide(
             return allow(dept)
         if dept == WHOLE_PLAN:
             return refuse("refused.admin_only")
-        if actor.manages(dept):
-            return allow(dept)
-        return refuse("refused.bind", dept)
+        if not actor.manages(dept):
+            return refuse("refused.bind", dept)
+        current = chat.binding
+        if current == WHOLE_PLAN:
+            return refuse("refused.rebind_all")
+        if current is not None and not actor.manages(current):
+            return refuse("refused.rebind", current)
+        return allow(dept)
 
     if action is Action.UNBIND:
         assert chat is not None
@@ -137,5 +151,42 @@ def decide(
 
     if action is Action.EXPORT:
         return allow() if actor.is_admin else refuse("refused.admin_only")
+
+    if action is Action.LIST_MEMBERS:
+        assert dept is not None
+        if actor.is_admin or actor.member_of(dept):
+            return allow(dept)
+        return refuse("refused.members", dept)
+
+    if action is Action.REMOVE_MEMBER:
+        assert dept is not None
+        if actor.is_admin or actor.manages(dept):
+            return allow(dept)
+        return refuse("refused.remove", dept)
+
+    if action is Action.REMOVE_MANAGER:
+        # Managers are made by the office's invites; only the office takes that back.
+        return allow(dept) if actor.is_admin else refuse("refused.remove_manager")
+
+    if action is Action.LEAVE:
+        assert dept is not None
+        return allow(dept) if actor.member_of(dept) else refuse("refused.leave", dept)
+
+    if action is Action.MANAGE_INVITES:
+        # A listed link works for whoever sees it: never in a group, never a manager's link
+        # to anyone but the office (a manager could hand it on and make a manager).
+        assert chat is not None
+        if chat.is_group:
+            return refuse("refused.invites_private")
+        if actor.is_admin:
+            return allow(dept)
+        if dept is None:
+            managed = any(actor.manages(code) for code in actor.roles)
+            return allow() if managed else refuse("refused.invites_any")
+        if manager_invite:
+            return refuse("refused.admin_only")
+        if actor.manages(dept):
+            return allow(dept)
+        return refuse("refused.invites", dept)
 
     raise AssertionError(f"unhandled action {action}")

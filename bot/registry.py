@@ -8,7 +8,7 @@ command table and this one name the same commands.
 from __future__ import annotations
 
 from bot.commands import Audience, Command, Where
-from handlers import digest, export, membership, subscriptions, tasks, updates
+from handlers import access, digest, export, membership, subscriptions, tasks, updates
 
 A, M, MG, AD = Audience.ANYONE, Audience.MEMBER, Audience.MANAGER, Audience.ADMIN
 
@@ -29,6 +29,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("invite", membership.invite_command, MG),
     Command("bind", membership.bind_command, MG, Where.GROUP),
     Command("unbind", membership.unbind_command, MG, Where.GROUP),
+    Command("members", access.members_command, M),
+    Command("remove", access.remove_command, MG),
+    Command("leave", access.leave_command, M),
+    Command("invites", access.invites_command, MG, Where.PRIVATE),
     Command("lang", membership.lang_command, A),
     Command("export", export.export_command, AD),
 )

@@ -159,10 +159,15 @@ async def invite_for(
         return False, refusal(decision, who.lang, context)
     role = Role.MANAGER if manager else Role.MEMBER
     invite = await context.storage.invites.create(dept, role, created_by=who.user_id)
-    link = f"https://t.me/{context.bot.username}?start=join-{invite.code}"
+    link = invite_link(context, invite.code)
     name = context.plan.department(dept).display(who.lang)
     expires = invite.expires_at.astimezone(context.settings.timezone).strftime("%Y-%m-%d %H:%M")
     return True, t(who.lang, f"invite.link.{role.value}", dept=name, link=link, expires=expires)
+
+
+def invite_link(context: BotContext, code: str) -> str:
+    """The deep link that opens ``/start join-<code>`` with this bot."""
+    return f"https://t.me/{context.bot.username}?start=join-{code}"
 
 
 # --- /bind and /unbind --------------------------------------------------------------------------
@@ -231,7 +236,10 @@ async def dept_tap(update: Update, context: BotContext) -> None:
         update,
         context,
         callbacks.parse_dept,
-        lambda d: d.dept == WHOLE_PLAN or d.dept in context.plan.department_by_code,
+        lambda d: (
+            d.dept in context.plan.department_by_code
+            or (d.dept == WHOLE_PLAN and d.action == "bind")
+        ),
     )
     if pressed is None:
         return

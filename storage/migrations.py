@@ -221,6 +221,21 @@ MIGRATIONS += (
         ALTER TABLE invites ADD COLUMN used_update INTEGER;
         """,
     ),
+    Migration(
+        7,
+        "invite_revocation",
+        """
+        -- An invite can be taken back before it is used: a revoked code no longer joins.
+        ALTER TABLE invites ADD COLUMN revoked_by INTEGER;
+        ALTER TABLE invites ADD COLUMN revoked_at TEXT
+            CHECK ((revoked_at IS NULL) = (revoked_by IS NULL));
+        -- What /invites lists: a department's codes neither used nor revoked.
+        CREATE INDEX invites_open ON invites (dept, expires_at)
+            WHERE used_by IS NULL AND revoked_at IS NULL;
+        -- What /members reads: each person's latest report for a department.
+        CREATE INDEX status_updates_by_author ON status_updates (author_id, dept, created_at);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -61,6 +62,20 @@ class Invite:
     created_at: datetime
     expires_at: datetime
     used_by: int | None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A member of a department as /members shows them."""
+
+    user_id: int
+    username: str | None
+    full_name: str
+    role: Role
+    joined_at: datetime
+    last_report: datetime | None
+    """Their latest status update or note for the department."""
 
 
 class Redeemed(StrEnum):
@@ -68,6 +83,17 @@ class Redeemed(StrEnum):
     UNKNOWN = "unknown"
     USED = "used"
     EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Revoked(StrEnum):
+    """What revoking an invite did."""
+
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    ALREADY = "already"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +122,15 @@ VALUES (:user_id, :dept, :role, :code, :now)
 ON CONFLICT (user_id, dept) DO UPDATE SET
     role = CASE WHEN excluded.role = 'manager' THEN 'manager' ELSE memberships.role END
 """
-SELECT_INVITE = """
-SELECT code, dept, role, created_by, created_at, expires_at, used_by FROM invites WHERE code = ?
+INVITE_COLUMNS = "code, dept, role, created_by, created_at, expires_at, used_by, revoked_at"
+SELECT_INVITE = f"SELECT {INVITE_COLUMNS} FROM invites WHERE code = ?"
+SELECT_ROSTER = """
+SELECT m.user_id, u.username, u.full_name, m.role, m.joined_at,
+       (SELECT max(s.created_at) FROM status_updates AS s
+        WHERE s.author_id = m.user_id AND s.dept = m.dept) AS last_report
+FROM memberships AS m JOIN users AS u ON u.user_id = m.user_id
+WHERE m.dept = ?
+ORDER BY m.role = 'member', m.joined_at, m.user_id
 """
 
 
@@ -121,6 +154,7 @@ def _invite(row: sqlite3.Row) -> Invite:
         created_at=from_db(row["created_at"]),
         expires_at=from_db(row["expires_at"]),
         used_by=row["used_by"],
+        revoked_at=None if row["revoked_at"] is None else from_db(row["revoked_at"]),
     )
 
 
@@ -151,6 +185,15 @@ class Users:
     async def get(self, user_id: int) -> User | None:
         row = await self._db.fetchone(
             "SELECT user_id, username, full_name, language FROM users WHERE user_id = ?", (user_id,)
+        )
+        return None if row is None else User(*row)
+
+    async def by_username(self, username: str) -> User | None:
+        """The user who last showed this @username (Telegram's usernames ignore case)."""
+        row = await self._db.fetchone(
+            "SELECT user_id, username, full_name, language FROM users"
+            " WHERE username = ? COLLATE NOCASE ORDER BY last_seen DESC LIMIT 1",
+            (username.removeprefix("@"),),
         )
         return None if row is None else User(*row)
 
@@ -275,11 +318,37 @@ class Memberships:
             },
         )
 
-    async def remove(self, user_id: int, dept: str) -> bool:
-        changed = await self._db.execute(
-            "DELETE FROM memberships WHERE user_id = ? AND dept = ?", (user_id, dept)
+    async def remove(self, user_id: int, dept: str, *, role: Role | None = None) -> bool:
+        """End a membership; with ``role``, only if it is still that role (the one that was
+        allowed to be removed), so that a promotion in between is not undone by it."""
+        sql = "DELETE FROM memberships WHERE user_id = ? AND dept = ?"
+        params: tuple[object, ...] = (user_id, dept)
+        if role is not None:
+            sql += " AND role = ?"
+            params += (role.value,)
+        return await self._db.execute(sql, params) > 0
+
+    async def get(self, user_id: int, dept: str) -> Membership | None:
+        row = await self._db.fetchone(
+            "SELECT user_id, dept, role, joined_at FROM memberships WHERE user_id = ? AND dept = ?",
+            (user_id, dept),
         )
-        return changed > 0
+        return None if row is None else Membership(row[0], row[1], Role(row[2]), from_db(row[3]))
+
+    async def roster(self, dept: str) -> list[Person]:
+        """The department's people, managers first, each with their latest report for it."""
+        rows = await self._db.fetchall(SELECT_ROSTER, (dept,))
+        return [
+            Person(
+                user_id=r["user_id"],
+                username=r["username"],
+                full_name=r["full_name"],
+                role=Role(r["role"]),
+                joined_at=from_db(r["joined_at"]),
+                last_report=None if r["last_report"] is None else from_db(r["last_report"]),
+            )
+            for r in rows
+        ]
 
     async def of_user(self, user_id: int) -> list[Membership]:
         rows = await self._db.fetchall(
@@ -337,6 +406,8 @@ class Invites:
             )
             if again is not None:
                 return Redemption(Redeemed.JOINED, invite)
+            if invite.revoked_at is not None:
+                return Redemption(Redeemed.REVOKED, invite)
             if invite.used_by is not None:
                 return Redemption(Redeemed.USED, invite)
             if invite.expires_at <= self._db.clock():
@@ -358,5 +429,44 @@ class Invites:
                 },
             )
             return Redemption(Redeemed.JOINED, replace(invite, used_by=user_id))
+
+        return await self._db.write(work)
+
+    async def outstanding(self, depts: Collection[str] | None = None) -> list[Invite]:
+        """Codes that would still join: not used, not revoked, not expired; of ``depts`` if
+        given. By department, then oldest first."""
+        sql = (
+            f"SELECT {INVITE_COLUMNS} FROM invites"
+            " WHERE used_by IS NULL AND revoked_at IS NULL AND expires_at > ?"
+        )
+        params: list[object] = [self._db.now()]
+        if depts is not None:
+            wanted = sorted(set(depts))
+            if not wanted:
+                return []
+            sql += f" AND dept IN ({','.join('?' * len(wanted))})"
+            params += wanted
+        rows = await self._db.fetchall(sql + " ORDER BY dept, created_at, rowid", params)
+        return [_invite(r) for r in rows]
+
+    async def revoke(self, code: str, *, by: int) -> Revoked:
+        """Take back a code not used yet, so that it no longer joins."""
+
+        def work(conn: sqlite3.Connection) -> Revoked:
+            row = read_one(conn, SELECT_INVITE, (code,))
+            if row is None:
+                return Revoked.UNKNOWN
+            invite = _invite(row)
+            if invite.revoked_at is not None:
+                return Revoked.ALREADY
+            if invite.used_by is not None:
+                return Revoked.USED
+            if invite.expires_at <= self._db.clock():
+                return Revoked.EXPIRED
+            conn.execute(
+                "UPDATE invites SET revoked_by = ?, revoked_at = ? WHERE code = ?",
+                (by, self._db.now(), code),
+            )
+            return Revoked.REVOKED
 
         return await self._db.write(work)

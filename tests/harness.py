@@ -42,11 +42,15 @@ class Harness:
         assert replies, f"no answer to {text!r}"
         return replies[-1].text
 
-    def user(self, user_id: int, name: str, language: str = "zh-hans") -> tuple[FakeUser, FakeChat]:
+    def user(
+        self, user_id: int, name: str, language: str = "zh-hans", username: str | None = None
+    ) -> tuple[FakeUser, FakeChat]:
         """A person who has opened a private chat with the bot (the same one if asked again)."""
         person = self.people.get(user_id)
         if person is None:
-            person = self.fake.add_user(user_id, name, language_code=language, started=True)
+            person = self.fake.add_user(
+                user_id, name, language_code=language, username=username, started=True
+            )
             self.people[user_id] = person
         return person, self.fake.private_chat(person)
 

@@ -219,3 +219,42 @@ async def test_an_unexpected_error_is_logged_with_an_id_and_told_briefly(
     assert any(error_id.group(1) in r.getMessage() and r.exc_info for r in caplog.records)
     monkeypatch.undo()
     assert "任务 1 ·" in await bot.ask(bo, dm, "/task 1"), "the bot keeps serving"
+
+
+async def test_rebinding_needs_the_current_binding_too(bot: Harness) -> None:
+    admin, _ = bot.user(ADMIN_ID, "Ada")
+    wang, _, _ = await join(bot, MING, "Wang", "cnipa", manager=True)
+    group = bot.fake.add_group(GROUP, "Team", members=[admin, wang])
+    assert "本群已绑定到中央宣传部" in await bot.ask(admin, group, "/bind cpd")
+    refused = await bot.ask(wang, group, "/bind cnipa")
+    assert refused == "本群已绑定到中央宣传部，只有管理员或中央宣传部的负责人可以更改绑定。"
+    assert "只有管理员或本群所绑定部门的负责人" in await bot.ask(wang, group, "/unbind")
+    assert "本群绑定的部门：中央宣传部" in await bot.ask(wang, group, "/help")
+
+    assert "本群已绑定到整个计划" in await bot.ask(admin, group, "/bind all")
+    refused = await bot.ask(wang, group, "/bind cnipa")
+    assert refused == "本群已绑定到整个计划，只有管理员可以更改绑定。"
+
+    # The department-choice buttons ask the same question: 最高 offers the two top bodies.
+    (choice,) = await bot.say(wang, group, "/bind 最高")
+    toast = await bot.fake.callback_answer(await bot.fake.tap(wang, choice, text="最高人民检察院"))
+    assert toast.text == "只有管理员或最高人民检察院的负责人可以把群绑定到该部门。"
+    forged = await bot.fake.callback_answer(
+        await bot.fake.tap(wang, choice, "dp1:bind:cnipa", forged=True)
+    )
+    assert forged.text == "本群已绑定到整个计划，只有管理员可以更改绑定。"
+    assert "本群绑定到整个计划" in await bot.ask(wang, group, "/help")
+
+    assert "本群已绑定到国家知识产权局" in await bot.ask(admin, group, "/bind cnipa")
+    assert "本群已绑定到国家知识产权局" in await bot.ask(wang, group, "/bind 知识产权局")
+    assert await bot.ask(wang, group, "/bind all") == "只有管理员可以这样做。"
+
+
+async def test_a_forged_choice_button_cannot_invite_to_the_whole_plan(bot: Harness) -> None:
+    admin, dm = bot.user(ADMIN_ID, "Ada")
+    (card,) = await bot.say(admin, dm, "/task 1")
+    for data in ("dp1:inv:*", "dp1:inv:*:m"):
+        answer = await bot.fake.callback_answer(await bot.fake.tap(admin, card, data, forged=True))
+        assert answer.text == "这个按钮已失效，请重新发送命令。"
+    await bot.fake.idle()
+    assert await bot.app.bot_data.storage.db.fetchvalue("SELECT count(*) FROM invites") == 0

@@ -20,6 +20,7 @@ LANDED = {
     4: "b0bb6b8ff203d8adeb80ea1b02d419fc30a0e13012adf7cacae6757744102019",
     5: "046e0131a23e2c114480d7c1fc3281d3e19c62321fec35716357cdca4405be82",
     6: "54324a0562cf2fc41998599ff6bacccfb4580bddf92ba4cdab835c72d2ef8e91",
+    7: "bf92e58ed02c1945ef59f5a62f44028e52e19fa1c07ca1f26a97531f4aa197ea",
 }
 
 NOW = "2026-11-23T01:00:00.000000+00:00"
@@ -53,6 +54,10 @@ SEED = {
     6: [
         "INSERT INTO inbox (update_id, chat_id, payload, received_at)"
         " VALUES (900, -100, '{{\"update_id\": 900}}', '{now}')"
+    ],
+    7: [
+        "INSERT INTO invites (code, dept, role, created_by, created_at, expires_at,"
+        " revoked_by, revoked_at) VALUES ('def', 'cnipa', 'member', 1, '{now}', '{now}', 1, '{now}')"
     ],
 }
 
