@@ -445,7 +445,7 @@ async def open_bench(size: Size, path: Path) -> Bench:
     plan = scaled_plan(size.tasks)
     people = Population(size, tuple(d.code for d in plan.departments))
     storage = Storage(path, clock=BenchClock())
-    await storage.open()
+    await storage.open(plan_year=plan.year)
     since = await storage.db.tracking_since()
     digester = Digester(storage, plan, zone=ZONE, default_language="zh", tracking_since=since)
     context = StandIn(plan, storage, Moment(ANCHOR, since))

@@ -34,6 +34,7 @@ from bot.flood import FloodControl, SharedRateLimiter
 from bot.i18n import plain, t
 from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
+from bot.plan_years import reconcile
 from bot.registry import COMMANDS
 from handlers import (
     access,
@@ -158,10 +159,15 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     data = app.bot_data
     settings = data.settings
     assert settings is not None, "build_application sets the settings"
-    data.plan = load_plan(settings.tasks_file)
-    data.resolver = DepartmentResolver(data.plan.departments)
+    plan = load_plan(settings.tasks_file)
     data.storage = Storage(settings.database_path, clock=data.clock or utcnow)
-    await data.storage.open()
+    await data.storage.open(plan_year=plan.year)
+    data.plans = await reconcile(
+        data.storage, plan, source=str(settings.tasks_file),
+        allow_earlier=settings.allow_earlier_plan,
+    )  # fmt: skip
+    data.plan = data.plans.current
+    data.resolver = DepartmentResolver(data.plan.departments)
     data.tracking_since = await data.storage.db.tracking_since()
     data.digester = Digester(
         data.storage, data.plan, zone=settings.timezone,
@@ -190,12 +196,12 @@ async def start_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> No
     """The outbox sender, on the storage and plan ``post_init`` has loaded, sharing the
     handlers' flood allowance."""
     data = app.bot_data
-    assert data.storage is not None and data.plan is not None and data.settings is not None
+    assert data.storage is not None and data.plans is not None and data.settings is not None
     limiter = app.bot.rate_limiter if isinstance(app.bot, ExtBot) else None
     sender = OutboxSender(
         app.bot,
         data.storage,
-        composer(data.storage, data.plan, data.settings.bot_language),
+        composer(data.storage, data.plans, data.settings.bot_language),
         data.sender_options,
         limiter.flood if isinstance(limiter, SharedRateLimiter) else None,
     )

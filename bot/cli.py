@@ -65,6 +65,7 @@ def parser() -> argparse.ArgumentParser:
         "--format", choices=("csv", "xlsx"), help="default: from -o's suffix, else xlsx"
     )
     exp.add_argument("-o", "--output", type=Path, help="default: plan-<year>-tasks-<date>.<format>")
+    exp.add_argument("--year", type=int, help="the plan year to export (default: the current plan)")
     exp.add_argument(
         "--lang", choices=("zh", "en"), help="headers and labels (default: BOT_LANGUAGE)"
     )
@@ -206,7 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     fmt: Format = "csv" if (args.format or suffix) == "csv" else "xlsx"
     lang = args.lang or settings.bot_language
     try:
-        export = asyncio.run(export_database(settings, plan, fmt=fmt, lang=lang))
+        export = asyncio.run(export_database(settings, plan, fmt=fmt, lang=lang, year=args.year))
     except ExportError as exc:
         raise Abort(str(exc)) from None
     output = args.output or Path(export.filename)

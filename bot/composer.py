@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.i18n import Language, Markup, esc, pick_language
-from bot.plan import Plan
+from bot.plan_years import PlanYears
 from bot.render.outgoing import Outgoing
 from storage import Storage
 from storage.outbox import OutboxItem, OutKind
@@ -27,10 +27,10 @@ Compose = Callable[[OutboxItem], Awaitable[Outgoing | None]]
 
 @dataclass(frozen=True)
 class Sources:
-    """What a loader may read: the bot's storage and plan, and the default language."""
+    """What a loader may read: the bot's storage and plans, and the default language."""
 
     storage: Storage
-    plan: Plan
+    plans: PlanYears
     default_language: str
 
     async def chat_language(self, chat_id: int) -> Language:
@@ -48,21 +48,25 @@ async def _chart(sources: Sources, item: OutboxItem) -> Outgoing | None:
     lang = pick_language(item.payload.get("lang"), None, sources.default_language)
     states = await sources.storage.updates.states()
     # Drawing takes a few hundred milliseconds of CPU: off the event loop.
-    png = await asyncio.to_thread(progress_chart, sources.plan, states, lang)
+    png = await asyncio.to_thread(progress_chart, sources.plans.current, states, lang)
     return Outgoing(esc(item.payload.get("caption", "")[:1024]), photo=png)
 
 
 async def _notification(sources: Sources, item: OutboxItem) -> Outgoing | None:
     from bot.render.notifications import notification
 
-    task = sources.plan.task(int(item.payload.get("task", 0)))
     update = await sources.storage.updates.get(int(item.payload.get("update_id", 0)))
-    if task is None or update is None:
+    plan = sources.plans.get(update.year) if update is not None else None
+    task = plan.task(update.task) if plan is not None and update is not None else None
+    if plan is None or task is None or update is None:
         return None
     follows = await sources.storage.subscriptions.of_chat(item.chat_id)
-    following = any(s.kind is Follow.TASK and s.target == str(task.number) for s in follows)
+    following = any(
+        s.kind is Follow.TASK and s.target == str(task.number) and s.year == update.year
+        for s in follows
+    )
     return notification(
-        sources.plan, task, update, now=sources.storage.db.clock(),
+        plan, task, update, now=sources.storage.db.clock(),
         lang=await sources.chat_language(item.chat_id), following=following,
     )  # fmt: skip
 
@@ -75,9 +79,9 @@ LOADERS: dict[OutKind, Callable[[Sources, OutboxItem], Awaitable[Outgoing | None
 """One loader per kind of outbox row (a test checks that every kind has one)."""
 
 
-def composer(storage: Storage, plan: Plan, default_language: str) -> Compose:
+def composer(storage: Storage, plans: PlanYears, default_language: str) -> Compose:
     """The function the outbox sender turns rows into messages with."""
-    sources = Sources(storage, plan, default_language)
+    sources = Sources(storage, plans, default_language)
 
     async def compose(item: OutboxItem) -> Outgoing | None:
         try:

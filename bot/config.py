@@ -29,6 +29,7 @@ HINTS = {
     "WEBHOOK_URL": "the public https URL Telegram should post updates to",
     "WEBHOOK_SECRET": "1–256 characters of A–Z, a–z, 0–9, _ and -",
     "PORT": "a TCP port number between 1 and 65535",
+    "ALLOW_EARLIER_PLAN": "true or false",
 }
 
 
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     webhook_url: HttpUrl | None = None
     webhook_secret: SecretStr | None = None
     port: int = Field(default=8080, ge=1, le=65535)
+    allow_earlier_plan: bool = False
+    """Let TASKS_FILE hold an earlier year than the database's current plan (going back)."""
 
     @field_validator("telegram_bot_token")
     @classmethod

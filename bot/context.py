@@ -20,6 +20,7 @@ from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.inbox import InboxHandler, InboxOptions
 from bot.plan import Plan
+from bot.plan_years import PlanYears
 from bot.render.tasks import Moment
 from storage import Storage
 from storage.db import Clock
@@ -36,6 +37,9 @@ class BotData:
     """The command registry (``bot/registry.py``): handlers, menus and /help read it."""
     storage: Storage | None = None
     plan: Plan | None = None
+    """The current plan (``plans.current``)."""
+    plans: PlanYears | None = None
+    """Every year's plan the database keeps."""
     resolver: DepartmentResolver | None = None
     tracking_since: datetime | None = None
     digester: Digester | None = None
@@ -74,6 +78,10 @@ class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Bo
     @property
     def plan(self) -> Plan:
         return _ready(self.bot_data.plan, "plan")
+
+    @property
+    def plans(self) -> PlanYears:
+        return _ready(self.bot_data.plans, "plans")
 
     @property
     def resolver(self) -> DepartmentResolver:

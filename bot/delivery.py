@@ -271,7 +271,9 @@ class OutboxSender:
     async def _remember(self, chat_id: int, message_id: int, outgoing: Outgoing) -> None:
         """A message showing a task: a reply to it becomes a note on that task."""
         if outgoing.task is not None:
-            await self._storage.message_tasks.remember(chat_id, message_id, outgoing.task)
+            await self._storage.message_tasks.remember(
+                chat_id, message_id, outgoing.task, year=outgoing.year
+            )
 
     async def _refused(self, item: OutboxItem, exc: TelegramError) -> None:
         """Telegram said no (or did not answer): decide what becomes of the row."""

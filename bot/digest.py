@@ -93,6 +93,7 @@ class Digester:
     async def messages(self, chat: DigestChat, now: datetime) -> list[Message]:
         lang = pick_language(chat.language, None, self.default_language)
         lines, chart = await self.render(chat, now, lang)
+        lines += await self.endings(chat.chat_id, lang)
         messages: list[Message] = [
             (OutKind.TEXT, {"text": str(text)}) for text in split_lines(lines)
         ]
@@ -100,6 +101,18 @@ class Digester:
             title = t(lang, "digest.chart_caption", title=self.plan.title, week=self.week(now).key)
             messages.append((OutKind.CHART, {"caption": plain(title, 1024), "lang": lang}))
         return messages
+
+    async def endings(self, chat_id: int, lang: Language) -> list[Markup]:
+        """Task subscriptions that ended with their plan year, told once (the weekly digest
+        that says so marks them told)."""
+        ended = await self.storage.subscriptions.ended_untold(chat_id)
+        by_year: dict[int, list[str]] = {}
+        for sub in ended:
+            by_year.setdefault(sub.year, []).append(sub.target)
+        return [
+            t(lang, "digest.follows_ended", year=year, tasks="、".join(tasks))
+            for year, tasks in sorted(by_year.items())
+        ]
 
     async def render(
         self, chat: DigestChat, now: datetime, lang: Language

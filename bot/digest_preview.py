@@ -32,7 +32,7 @@ async def preview_digest(
             f"no database at {settings.database_path} (DATABASE_URL): run the bot first"
         )
     storage = Storage(settings.database_path)
-    await storage.open()
+    await storage.open(plan_year=plan.year)
     try:
         digester = Digester(
             storage, plan, zone=settings.timezone, default_language=settings.bot_language,

@@ -31,6 +31,7 @@ from openpyxl.writer.excel import ExcelWriter
 from bot.config import Settings
 from bot.i18n import Language, plain, t
 from bot.plan import Plan, Task
+from bot.plan_years import stored_years
 from storage import Storage
 from storage.updates import NOT_REPORTED, StatusUpdate, TaskState
 
@@ -175,8 +176,8 @@ async def rows(
 ) -> list[ExportRow]:
     """Every task of the plan, in plan order, with what the database knows of it."""
     zone = zone or ZoneInfo("Asia/Shanghai")
-    states = await storage.updates.states()
-    notes = await storage.updates.latest_notes()
+    states = await storage.updates.states(year=plan.year)
+    notes = await storage.updates.latest_notes(year=plan.year)
     return [
         row(plan, task, states.get(task.number), notes.get(task.number), lang, zone)
         for task in plan.tasks
@@ -318,8 +319,11 @@ async def build(
     return Export(data, filename(plan, fmt, made_at), len(table), made_at)
 
 
-async def export_database(settings: Settings, plan: Plan, *, fmt: Format, lang: Language) -> Export:
-    """The export of the database at DATABASE_URL, for the command line; never creates one."""
+async def export_database(
+    settings: Settings, plan: Plan, *, fmt: Format, lang: Language, year: int | None = None
+) -> Export:
+    """The export of the database at DATABASE_URL, for the command line; never creates one.
+    ``year``: that year's plan (default: the database's current plan)."""
     path = settings.database_path
     if not path.is_file():
         raise ExportError(f"no database at {path} (DATABASE_URL): run the bot first")
@@ -328,8 +332,13 @@ async def export_database(settings: Settings, plan: Plan, *, fmt: Format, lang: 
             raise ExportError(f"{path} (DATABASE_URL) is not an SQLite database")
     storage = Storage(path)
     try:
-        await storage.open()
-        return await build(plan, storage, fmt=fmt, lang=lang, zone=settings.timezone)
+        await storage.open(plan_year=plan.year)
+        years = await stored_years(storage, plan)
+        chosen = years.current if year is None else years.get(year)
+        if chosen is None:
+            known = ", ".join(str(y) for y in years.years())
+            raise ExportError(f"the database keeps no {year} plan (it has: {known})")
+        return await build(chosen, storage, fmt=fmt, lang=lang, zone=settings.timezone)
     except sqlite3.Error as exc:
         raise ExportError(f"cannot read the database at {path} (DATABASE_URL): {exc}") from None
     finally:

@@ -14,6 +14,7 @@ from storage.updates import Status
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE), None)
 _PROGRESS = re.compile(r"^(\d{1,4})\s*[%％]")
+FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 NOTE_LIMIT = 1000
 """Longest note kept, in characters: a card shows several notes and must stay readable."""
 
@@ -109,3 +110,11 @@ def parse_note_args(text: str, task_count: int) -> tuple[int, str]:
     if not clean(rest):
         raise ArgumentError("usage.note")
     return task, parse_note(rest)
+
+
+def parse_year(word: str) -> int | None:
+    """``2024`` (or ``２０２４``, ``2024年``) as a plan year; ``None`` if it is not one."""
+    folded = token(word).translate(FULL_WIDTH_DIGITS).removesuffix("年")
+    if len(folded) != 4 or not folded.isascii() or not folded.isdigit():
+        return None
+    return int(folded)

@@ -17,6 +17,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", membership.help_command, A),
     Command("mytasks", tasks.mytasks_command, M),
     Command("task", tasks.task_command, A),
+    Command("plan", tasks.plan_command, A),
     Command("update", updates.update_command, M),
     Command("note", updates.note_command, M),
     Command("find", tasks.find_command, A),

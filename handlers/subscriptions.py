@@ -14,7 +14,7 @@ from bot.i18n import Language, Markup, join, plain, t
 from bot.parsing import parse_task_number
 from bot.permissions import Action, decide
 from bot.statuses import fold
-from handlers.cards import refresh_card
+from handlers.cards import archived, refresh_card
 from handlers.common import (
     Caller,
     caller,
@@ -154,6 +154,8 @@ async def follow_tap(update: Update, context: BotContext) -> None:
     if tap is None:
         return
     (number, on), who = tap.data, tap.who
+    if await archived(context, tap.query, who, tap.message):
+        return
     done, text = await change(context, who, Follow.TASK, str(number), on)
     await tap.query.answer(plain(text), show_alert=not done)
     if done:

@@ -9,18 +9,20 @@ from telegram import Update
 
 from bot import callbacks
 from bot.context import BotContext
-from bot.i18n import Language, Markup, esc, t
+from bot.i18n import Language, Markup, esc, join, t
 from bot.lights import is_quiet
-from bot.parsing import parse_task_number
+from bot.parsing import parse_task_number, parse_year
 from bot.plan import Plan, Task
 from bot.render.tasks import (
     PAGE_SIZE,
     ListItem,
     Moment,
+    counts_text,
     departments_table,
     list_page,
     overview,
     page_keyboard,
+    status_counts,
 )
 from bot.render.text import split_lines
 from bot.statuses import fold
@@ -39,16 +41,46 @@ FILTERS = {
 
 
 async def task_command(update: Update, context: BotContext) -> None:
-    """/task <n>: the task card."""
+    """/task <n> [year]: the task card (an earlier year's: to read, without buttons)."""
     who = await caller(update, context)
-    word = command_words(update)
-    if len(word) != 1:
+    words = command_words(update)
+    if len(words) not in (1, 2):
         await reply(update, t(who.lang, "usage.task", last=len(context.plan.tasks)))
         return
-    count = len(context.plan.tasks)
-    number = await read_args(update, who, lambda: parse_task_number(word[0], count))
+    plan = context.plan
+    if len(words) == 2:
+        year = parse_year(words[1])
+        if year is None:
+            await reply(update, t(who.lang, "usage.task", last=len(context.plan.tasks)))
+            return
+        found = context.plans.get(year)
+        if found is None:
+            years = "、".join(str(y) for y in context.plans.years())
+            await reply(update, t(who.lang, "plan.no_year", given=words[1][:20], years=years))
+            return
+        plan = found
+    count = len(plan.tasks)
+    number = await read_args(update, who, lambda: parse_task_number(words[0], count))
     if number is not None:
-        await send_card(update, context, who, number)
+        year_shown = None if plan is context.plan else plan.year
+        await send_card(update, context, who, number, year=year_shown)
+
+
+async def plan_command(update: Update, context: BotContext) -> None:
+    """/plan: the plan years this bot keeps, each with its progress; which one is current."""
+    who = await caller(update, context)
+    lines = [t(who.lang, "plan.title")]
+    for year in context.plans.years():
+        plan = context.plans.get(year)
+        assert plan is not None
+        states = await context.storage.updates.states(year=year)
+        counts = counts_text(status_counts(plan.tasks, states))
+        key = "plan.current" if plan is context.plan else "plan.earlier"
+        lines.append(
+            t(who.lang, key, year=year, title=plan.title, count=len(plan.tasks), counts=counts)
+        )
+    lines.append(t(who.lang, "plan.hint", year=context.plans.years()[-1]))
+    await reply(update, join(lines, "\n"))
 
 
 # --- lists -------------------------------------------------------------------------------------

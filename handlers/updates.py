@@ -16,7 +16,7 @@ from bot.permissions import Action
 from bot.plan import Task
 from bot.render.tasks import status_label
 from bot.statuses import ICONS
-from handlers.cards import refresh_card, send_card, task_of_message
+from handlers.cards import archived, refresh_card, send_card, task_of_message
 from handlers.common import (
     Caller,
     caller,
@@ -111,6 +111,8 @@ async def status_tap(update: Update, context: BotContext) -> None:
     query, who, wanted = tap.query, tap.who, tap.data.status
     task = context.plan.task(tap.data.task)
     assert task is not None
+    if await archived(context, query, who, tap.message):
+        return
     decision = await check_tap(query, who, context, Action.CHANGE_STATUS, task=task)
     if not decision.allowed:
         return
@@ -135,6 +137,8 @@ async def note_tap(update: Update, context: BotContext) -> None:
     query, who = tap.query, tap.who
     task = context.plan.task(tap.data)
     assert task is not None
+    if await archived(context, query, who, tap.message):
+        return
     decision = await check_tap(query, who, context, Action.ADD_NOTE, task=task)
     if not decision.allowed:
         return
@@ -154,15 +158,19 @@ async def reply_to_task(update: Update, context: BotContext) -> None:
     if message is None or message.reply_to_message is None or message.text is None:
         return
     replied = message.reply_to_message
-    number = None
+    shown = None
     if replied.from_user is not None and replied.from_user.id == context.bot.id:
-        number = await task_of_message(context, message.chat_id, replied.message_id)
-    if number is None:
+        shown = await task_of_message(context, message.chat_id, replied.message_id)
+    if shown is None:
         if message.chat.type == "private":
             await private_text(update, context)
         return  # in a group: a conversation between people, not meant for the bot
-    task = context.plan.task(number)
+    year, number = shown
     who = await caller(update, context)
+    if year != context.plan.year:
+        await reply(update, t(who.lang, "plan.read_only", year=year))
+        return
+    task = context.plan.task(number)
     if task is None:
         return
     text = message.text

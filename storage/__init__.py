@@ -14,6 +14,7 @@ from storage.inbox import Inbox
 from storage.message_tasks import MessageTasks
 from storage.outbox import Outbox
 from storage.people import Chats, Invites, Memberships, Users
+from storage.plans import Plans
 from storage.subscriptions import Subscriptions
 from storage.updates import Updates
 
@@ -32,11 +33,19 @@ class Storage:
         self.digest_queue = DigestQueue(self.db)
         self.message_tasks = MessageTasks(self.db)
         self.inbox = Inbox(self.db)
+        self.plans = Plans(self.db)
 
-    async def open(self) -> None:
-        """Open the database and bring its schema up to date."""
+    async def open(self, *, plan_year: int | None = None) -> None:
+        """Open the database and bring its schema up to date.
+
+        ``plan_year`` is the year of the plan in TASKS_FILE: rows written before the database
+        knew plan years belong to it. It is also the current year until the plans are
+        reconciled (``bot/plan_years.py``), or for a database that has no plan yet.
+        """
         await self.db.open()
-        await self.db.migrate()
+        await self.db.migrate(values={"plan_year": plan_year})
+        current = await self.db.fetchvalue("SELECT year FROM plans WHERE is_current = 1")
+        self.db.plan_year = int(current) if current is not None else plan_year
 
     async def close(self) -> None:
         await self.db.close()

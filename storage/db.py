@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +85,8 @@ class Database:
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self.plan_year: int | None = None
+        """The current plan's year: what reads and writes of tasks mean by default."""
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,6 +139,12 @@ class Database:
     def now(self) -> str:
         return to_db(self.clock())
 
+    def current_year(self) -> int:
+        """The current plan's year; set once the plans are reconciled at start."""
+        if self.plan_year is None:
+            raise RuntimeError("no current plan year: the plans have not been reconciled")
+        return self.plan_year
+
     async def write(self, work: Work[T]) -> T:
         """Run ``work`` on the writer's thread in one ``BEGIN IMMEDIATE`` transaction: one
         trip. A cancelled caller does not cut it short: the transaction commits or rolls back
@@ -175,9 +183,17 @@ class Database:
         return from_db(value) if value else self.clock()
 
     async def migrate(
-        self, migrations: Iterable[Migration] = MIGRATIONS, *, target: int | None = None
+        self,
+        migrations: Iterable[Migration] = MIGRATIONS,
+        *,
+        target: int | None = None,
+        values: Mapping[str, object] | None = None,
     ) -> list[int]:
-        """Apply the migrations not yet recorded, each atomically; returns the versions applied."""
+        """Apply the migrations not yet recorded, each atomically; returns the versions applied.
+
+        ``values`` are what migrations may need to know (``Migration.needs``): the plan year
+        that rows written before plan years belong to, say.
+        """
         await self._on_writer_thread(
             self.writer.execute,
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -188,26 +204,62 @@ class Database:
         for migration in migrations:
             if migration.version <= current or (target is not None and migration.version > target):
                 continue
-            await self._on_writer_thread(self._apply, migration)
+            await self._on_writer_thread(self._apply, migration, dict(values or {}))
             applied.append(migration.version)
         return applied
 
-    def _apply(self, migration: Migration) -> None:
-        """One migration and its record, in one transaction (on the writer's thread)."""
+    def _apply(self, migration: Migration, values: dict[str, object]) -> None:
+        """One migration and its record, in one transaction (on the writer's thread).
+
+        Foreign keys are off meanwhile, as SQLite's procedure for rebuilding a table asks, and
+        checked before the commit: a migration that would leave a dangling reference fails.
+        """
         conn = self.writer
-        script = (
-            "BEGIN IMMEDIATE;\n"
-            f"{migration.sql}\n"
-            "INSERT INTO schema_migrations (version, name, applied_at) "
-            f"VALUES ({migration.version}, '{migration.name}', '{self.now()}');\n"
-            "COMMIT;"
-        )
+        conn.execute("PRAGMA foreign_keys = OFF")
         try:
-            conn.executescript(script)
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS migration_values"
+                    " (name TEXT PRIMARY KEY, value)"
+                )
+                conn.execute("DELETE FROM temp.migration_values")
+                conn.executemany(
+                    "INSERT INTO temp.migration_values VALUES (?, ?)",
+                    [(name, values.get(name)) for name in migration.needs],
+                )
+                for statement in statements(migration.sql):
+                    conn.execute(statement)
+                dangling = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if dangling:
+                    raise sqlite3.IntegrityError(
+                        f"migration {migration.version} leaves {len(dangling)} dangling references"
+                    )
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, self.now()),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of a script, one by one (a trigger's body stays whole), so that they run
+    inside the migrator's own transaction (``executescript`` would commit first)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \t\n;"):
+                yield pending.strip()
+            pending = ""
+    if pending.strip(" \t\n;"):
+        raise ValueError(f"incomplete statement at the end of a migration: {pending.strip()!r}")
 
 
 def read_one(conn: sqlite3.Connection, sql: str, params: Params = ()) -> sqlite3.Row | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage import outbox
+from storage import outbox, subscriptions
 from storage.db import Database, from_db, read_one
 from storage.outbox import OutKind
 
@@ -123,7 +123,9 @@ FROM chats AS c
 LEFT JOIN digest_settings AS d ON d.chat_id = c.chat_id
 LEFT JOIN digest_log AS l ON l.chat_id = c.chat_id AND l.iso_week = :week
 WHERE c.active = 1
-  AND (c.binding IS NOT NULL OR EXISTS (SELECT 1 FROM subscriptions AS s WHERE s.chat_id = c.chat_id))
+  AND (c.binding IS NOT NULL OR EXISTS (
+      SELECT 1 FROM subscriptions AS s
+      WHERE s.chat_id = c.chat_id AND (s.ended_at IS NULL OR s.ended_told = 0)))
 """
 
 Message = tuple[OutKind, dict[str, Any]]
@@ -175,6 +177,7 @@ class DigestQueue:
             if not logged.rowcount:
                 return False
             first = _owe(conn, chat_id, messages, f"digest:{week}:{chat_id}", now)
+            subscriptions.mark_endings_told(conn, chat_id)  # the digest says which ended
             conn.execute(
                 "UPDATE digest_log SET outbox_id = ? WHERE chat_id = ? AND iso_week = ?",
                 (first, chat_id, week),

@@ -17,6 +17,9 @@ class Migration:
     version: int
     name: str
     sql: str
+    needs: tuple[str, ...] = ()
+    """Values the migration reads from ``temp.migration_values`` (given by whoever opens the
+    database), e.g. the plan year that rows written before plan years belong to."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9_]+", self.name):
@@ -235,6 +238,118 @@ MIGRATIONS += (
         -- What /members reads: each person's latest report for a department.
         CREATE INDEX status_updates_by_author ON status_updates (author_id, dept, created_at);
         """,
+    ),
+)
+
+PLAN_YEAR = "(SELECT value FROM temp.migration_values WHERE name = 'plan_year')"
+"""In a migration: the year of the plan in TASKS_FILE when the database is upgraded."""
+
+MIGRATIONS += (
+    Migration(
+        8,
+        "plan_years",
+        f"""
+        -- Every plan the bot has run with; an earlier year stays readable after its file is gone.
+        CREATE TABLE plans (
+            year        INTEGER PRIMARY KEY CHECK (year BETWEEN 2000 AND 2100),
+            title       TEXT NOT NULL,
+            content     TEXT NOT NULL CHECK (json_valid(content)),  -- the tasks file as loaded
+            fingerprint TEXT NOT NULL,                              -- sha256 of content
+            is_current  INTEGER NOT NULL DEFAULT 0 CHECK (is_current IN (0, 1)),
+            added_at    TEXT NOT NULL,
+            updated_at  TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX plans_one_current ON plans (is_current) WHERE is_current = 1;
+
+        -- Each table that names a task names its plan year too; what was there before belongs
+        -- to the plan in TASKS_FILE when the database is upgraded.
+        CREATE TABLE status_updates_new (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            kind        TEXT NOT NULL CHECK (kind IN ('status', 'note')),
+            old_status  TEXT NOT NULL CHECK (old_status IN {STATUSES_SQL}),
+            status      TEXT NOT NULL CHECK (status IN {STATUSES_SQL}),
+            progress    INTEGER CHECK (progress BETWEEN 0 AND 100),
+            note        TEXT,
+            author_id   INTEGER NOT NULL REFERENCES users (user_id),
+            dept        TEXT,
+            chat_id     INTEGER,
+            created_at  TEXT NOT NULL,
+            source_update INTEGER
+        );
+        INSERT INTO status_updates_new
+            SELECT id, {PLAN_YEAR}, task, kind, old_status, status, progress, note, author_id,
+                   dept, chat_id, created_at, source_update
+            FROM status_updates;
+        DROP TABLE status_updates;
+        ALTER TABLE status_updates_new RENAME TO status_updates;
+        CREATE INDEX status_updates_by_task ON status_updates (plan_year, task, id);
+        CREATE INDEX status_updates_by_time ON status_updates (created_at);
+        CREATE UNIQUE INDEX status_updates_by_source ON status_updates (source_update)
+            WHERE source_update IS NOT NULL;
+        CREATE INDEX status_updates_by_author ON status_updates (author_id, dept, created_at);
+        CREATE TRIGGER status_updates_no_update BEFORE UPDATE ON status_updates
+        BEGIN SELECT RAISE(ABORT, 'status history is append-only'); END;
+        CREATE TRIGGER status_updates_no_delete BEFORE DELETE ON status_updates
+        BEGIN SELECT RAISE(ABORT, 'status history is append-only'); END;
+
+        CREATE TABLE task_state_new (
+            plan_year       INTEGER NOT NULL,
+            task            INTEGER NOT NULL,
+            status          TEXT NOT NULL CHECK (status IN {STATUSES_SQL}),
+            progress        INTEGER CHECK (progress BETWEEN 0 AND 100),
+            last_update_id  INTEGER NOT NULL REFERENCES status_updates (id),
+            updated_at      TEXT NOT NULL,
+            status_changed_at TEXT,
+            PRIMARY KEY (plan_year, task)
+        );
+        INSERT INTO task_state_new
+            SELECT {PLAN_YEAR}, task, status, progress, last_update_id, updated_at,
+                   status_changed_at
+            FROM task_state;
+        DROP TABLE task_state;
+        ALTER TABLE task_state_new RENAME TO task_state;
+        CREATE INDEX task_state_by_status ON task_state (plan_year, status);
+
+        -- A task subscription is of one year's task (0: a department or the whole plan, which
+        -- carry on from year to year); it ends with its year, and the chat is told once.
+        CREATE TABLE subscriptions_new (
+            chat_id     INTEGER NOT NULL
+                        REFERENCES chats (chat_id) ON UPDATE CASCADE ON DELETE CASCADE,
+            kind        TEXT NOT NULL CHECK (kind IN ('task', 'dept', 'all')),
+            target      TEXT NOT NULL,
+            plan_year   INTEGER NOT NULL DEFAULT 0,
+            created_by  INTEGER,
+            created_at  TEXT NOT NULL,
+            ended_at    TEXT,
+            ended_told  INTEGER NOT NULL DEFAULT 0 CHECK (ended_told IN (0, 1)),
+            CHECK ((kind = 'task') = (plan_year > 0)),
+            PRIMARY KEY (chat_id, kind, target, plan_year)
+        ) WITHOUT ROWID;
+        INSERT INTO subscriptions_new (chat_id, kind, target, plan_year, created_by, created_at)
+            SELECT chat_id, kind, target, CASE kind WHEN 'task' THEN {PLAN_YEAR} ELSE 0 END,
+                   created_by, created_at
+            FROM subscriptions;
+        DROP TABLE subscriptions;
+        ALTER TABLE subscriptions_new RENAME TO subscriptions;
+        CREATE INDEX subscriptions_by_target ON subscriptions (kind, target, plan_year)
+            WHERE ended_at IS NULL;
+
+        CREATE TABLE message_tasks_new (
+            chat_id     INTEGER NOT NULL,
+            message_id  INTEGER NOT NULL,
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        ) WITHOUT ROWID;
+        INSERT INTO message_tasks_new
+            SELECT chat_id, message_id, {PLAN_YEAR}, task, created_at FROM message_tasks;
+        DROP TABLE message_tasks;
+        ALTER TABLE message_tasks_new RENAME TO message_tasks;
+        """,
+        needs=("plan_year",),
     ),
 )
 

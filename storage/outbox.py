@@ -79,10 +79,10 @@ INSERT OR IGNORE INTO outbox (chat_id, kind, payload, update_id, dedup_key, not_
 SELECT DISTINCT s.chat_id, :kind, json_object('task', :task, 'update_id', :id), :id,
        'update:' || :id || ':' || s.chat_id, :now, :now
 FROM subscriptions AS s JOIN chats AS c ON c.chat_id = s.chat_id AND c.active = 1
-WHERE ((s.kind = 'task' AND s.target = :task_text)
+WHERE ((s.kind = 'task' AND s.target = :task_text AND s.plan_year = :year)
        OR (s.kind = 'dept' AND s.target IN (SELECT value FROM json_each(:depts)))
        OR s.kind = 'all')
-  AND s.chat_id IS NOT :origin
+  AND s.ended_at IS NULL AND s.chat_id IS NOT :origin
 """
 
 
@@ -117,6 +117,7 @@ def owe(
 def owe_notifications(
     conn: sqlite3.Connection,
     *,
+    year: int,
     task: int,
     update_id: int,
     departments: list[str],
@@ -128,6 +129,7 @@ def owe_notifications(
         INSERT_NOTIFICATIONS,
         {
             "kind": OutKind.NOTIFICATION.value,
+            "year": year,
             "task": task,
             "task_text": str(task),
             "id": update_id,

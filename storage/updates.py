@@ -34,6 +34,8 @@ class StatusUpdate:
     dept: str | None
     chat_id: int | None
     created_at: datetime
+    year: int
+    """The plan year of the task it is about."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ NOT_REPORTED = Status.NOT_STARTED
 SELECT_UPDATES = """
 SELECT u.id, u.task, u.kind, u.old_status, u.status, u.progress, u.note, u.author_id,
        coalesce(nullif(us.full_name, ''), us.username, '') AS author_name,
-       u.dept, u.chat_id, u.created_at
+       u.dept, u.chat_id, u.created_at, u.plan_year
 FROM status_updates AS u JOIN users AS us ON us.user_id = u.author_id
 """
 SELECT_STATE = """
@@ -67,15 +69,16 @@ SELECT task, status, progress, last_update_id, updated_at, status_changed_at FRO
 """
 INSERT_UPDATE = """
 INSERT INTO status_updates
-    (task, kind, old_status, status, progress, note, author_id, dept, chat_id, created_at,
-     source_update)
-VALUES (:task, :kind, :old_status, :status, :progress, :note, :author_id, :dept, :chat_id, :now,
-        :source)
+    (plan_year, task, kind, old_status, status, progress, note, author_id, dept, chat_id,
+     created_at, source_update)
+VALUES (:year, :task, :kind, :old_status, :status, :progress, :note, :author_id, :dept, :chat_id,
+        :now, :source)
 """
 UPSERT_STATE = """
-INSERT INTO task_state (task, status, progress, last_update_id, updated_at, status_changed_at)
-VALUES (:task, :status, :progress, :id, :now, CASE WHEN :changed THEN :now END)
-ON CONFLICT (task) DO UPDATE SET
+INSERT INTO task_state
+    (plan_year, task, status, progress, last_update_id, updated_at, status_changed_at)
+VALUES (:year, :task, :status, :progress, :id, :now, CASE WHEN :changed THEN :now END)
+ON CONFLICT (plan_year, task) DO UPDATE SET
     status = excluded.status,
     progress = coalesce(excluded.progress, task_state.progress),
     last_update_id = excluded.last_update_id,
@@ -93,7 +96,7 @@ digest converts thousands of rows."""
 def _update(row: sqlite3.Row) -> StatusUpdate:
     # Unpacked by position, in the order of SELECT_UPDATES: looking each column up by name cost
     # as much as the rest of the conversion (a digest reads a week of updates at once).
-    (id_, task, kind, old, new, progress, note, author_id, author_name, dept, chat, at) = row
+    (id_, task, kind, old, new, progress, note, author_id, author_name, dept, chat, at, year) = row
     return StatusUpdate(
         id=id_,
         task=task,
@@ -107,16 +110,18 @@ def _update(row: sqlite3.Row) -> StatusUpdate:
         dept=dept,
         chat_id=chat,
         created_at=from_db(at),
+        year=year,
     )
 
 
 def _made_between(
-    start: datetime, end: datetime, tasks: Iterable[int] | None
+    year: int, start: datetime, end: datetime, tasks: Iterable[int] | None
 ) -> tuple[str, list[object]]:
     """The WHERE clause (on ``status_updates AS u``) and its parameters: made in [start, end),
-    for ``tasks`` if given."""
-    where = "u.created_at >= ? AND u.created_at < ?"
-    params: list[object] = [to_db(start), to_db(end)]
+    about ``year``'s plan, for ``tasks`` if given. (The unary + keeps SQLite on the time index:
+    the by-task index starts with the year, which would have it read the whole year.)"""
+    where = "u.created_at >= ? AND u.created_at < ? AND +u.plan_year = ?"
+    params: list[object] = [to_db(start), to_db(end), year]
     if tasks is not None:
         wanted = sorted(set(tasks))
         # The unary + keeps SQLite off the by-task index: for a few hundred tasks it chose it
@@ -169,6 +174,7 @@ class Updates:
         if progress is not None and not 0 <= progress <= 100:
             raise ValueError("progress is a percentage from 0 to 100")
         kind = "note" if status is None and progress is None else "status"
+        year = self._db.current_year()  # only the current plan's tasks change
 
         def work(conn: sqlite3.Connection) -> Recorded:
             if source_update is not None:
@@ -178,10 +184,13 @@ class Updates:
                 if before is not None:
                     return Recorded(_update(before), 0)
             now = self._db.now()  # on the writer's thread: ids and times grow together
-            row = read_one(conn, "SELECT status FROM task_state WHERE task = ?", (task,))
+            row = read_one(
+                conn, "SELECT status FROM task_state WHERE plan_year = ? AND task = ?", (year, task)
+            )
             old = STATUS_OF[row[0]] if row else NOT_REPORTED
             new = status or old
             params = {
+                "year": year,
                 "task": task,
                 "kind": kind,
                 "old_status": old.value,
@@ -199,6 +208,7 @@ class Updates:
             conn.execute(
                 UPSERT_STATE,
                 {
+                    "year": year,
                     "task": task,
                     "status": new.value,
                     "progress": progress,
@@ -208,7 +218,7 @@ class Updates:
                 },
             )
             owed = outbox.owe_notifications(
-                conn, task=task, update_id=update_id, departments=list(departments),
+                conn, year=year, task=task, update_id=update_id, departments=list(departments),
                 origin=chat_id, now=now,
             )  # fmt: skip
             recorded = read_one(conn, f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
@@ -217,19 +227,33 @@ class Updates:
 
         return await self._db.write(work)
 
-    async def history(self, task: int, *, limit: int = 5) -> list[StatusUpdate]:
-        """The task's latest updates, newest first."""
+    async def history(
+        self, task: int, *, limit: int = 5, year: int | None = None
+    ) -> list[StatusUpdate]:
+        """The task's latest updates, newest first (of the current plan unless ``year``)."""
         rows = await self._db.fetchall(
-            f"{SELECT_UPDATES} WHERE u.task = ? ORDER BY u.id DESC LIMIT ?", (task, limit)
+            f"{SELECT_UPDATES} WHERE u.plan_year = ? AND u.task = ? ORDER BY u.id DESC LIMIT ?",
+            (self._year(year), task, limit),
         )
         return [_update(r) for r in rows]
 
-    async def count(self, task: int | None = None) -> int:
-        if task is None:
-            return int(await self._db.fetchvalue("SELECT count(*) FROM status_updates"))
-        return int(
-            await self._db.fetchvalue("SELECT count(*) FROM status_updates WHERE task = ?", (task,))
+    def _year(self, year: int | None) -> int:
+        return self._db.current_year() if year is None else year
+
+    async def count(self, task: int | None = None, *, year: int | None = None) -> int:
+        """Updates about the plan's tasks (one task's, if given)."""
+        sql, params = "SELECT count(*) FROM status_updates WHERE plan_year = ?", [self._year(year)]
+        if task is not None:
+            sql += " AND task = ?"
+            params.append(task)
+        return int(await self._db.fetchvalue(sql, params))
+
+    async def tasks_with_history(self, year: int) -> set[int]:
+        """The numbers of ``year``'s tasks that anyone has reported on."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT task FROM status_updates WHERE plan_year = ?", (year,)
         )
+        return {r[0] for r in rows}
 
     async def between(
         self,
@@ -238,10 +262,11 @@ class Updates:
         *,
         tasks: Iterable[int] | None = None,
         limit: int | None = None,
+        year: int | None = None,
     ) -> list[StatusUpdate]:
         """Updates made in ``[start, end)``, oldest first; optionally only for some tasks, and
         only the first ``limit``."""
-        where, params = _made_between(start, end, tasks)
+        where, params = _made_between(self._year(year), start, end, tasks)
         sql = f"{SELECT_UPDATES} WHERE {where} ORDER BY u.id"
         if limit is not None:
             sql += " LIMIT ?"
@@ -249,10 +274,15 @@ class Updates:
         return [_update(r) for r in await self._db.fetchall(sql, params)]
 
     async def count_between(
-        self, start: datetime, end: datetime, *, tasks: Iterable[int] | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        tasks: Iterable[int] | None = None,
+        year: int | None = None,
     ) -> int:
         """How many updates ``between`` would return without a limit."""
-        where, params = _made_between(start, end, tasks)
+        where, params = _made_between(self._year(year), start, end, tasks)
         count = await self._db.fetchvalue(
             f"SELECT count(*) FROM status_updates AS u WHERE {where}", params
         )
@@ -262,27 +292,32 @@ class Updates:
         row = await self._db.fetchone(f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
         return None if row is None else _update(row)
 
-    async def state(self, task: int) -> TaskState | None:
-        row = await self._db.fetchone(f"{SELECT_STATE} WHERE task = ?", (task,))
+    async def state(self, task: int, *, year: int | None = None) -> TaskState | None:
+        row = await self._db.fetchone(
+            f"{SELECT_STATE} WHERE plan_year = ? AND task = ?", (self._year(year), task)
+        )
         return None if row is None else _state(row)
 
-    async def states(self, tasks: Iterable[int] | None = None) -> dict[int, TaskState]:
+    async def states(
+        self, tasks: Iterable[int] | None = None, *, year: int | None = None
+    ) -> dict[int, TaskState]:
         """Current state of the given tasks (all reported tasks when ``None``)."""
-        if tasks is None:
-            rows = await self._db.fetchall(SELECT_STATE)
-        else:
+        sql, params = f"{SELECT_STATE} WHERE plan_year = ?", [self._year(year)]
+        if tasks is not None:
             wanted = sorted(set(tasks))
-            rows = await self._db.fetchall(
-                f"{SELECT_STATE} WHERE task IN ({','.join('?' * len(wanted))})", wanted
-            )
+            sql += f" AND task IN ({','.join('?' * len(wanted))})"
+            params += wanted
+        rows = await self._db.fetchall(sql, params)
         return {row["task"]: _state(row) for row in rows}
 
-    async def latest_notes(self) -> dict[int, StatusUpdate]:
+    async def latest_notes(self, *, year: int | None = None) -> dict[int, StatusUpdate]:
         """Each task's newest update that carries a note, with its author: for exports, in one
         query rather than one per task."""
         rows = await self._db.fetchall(
             f"{SELECT_UPDATES} WHERE u.id IN ("
-            " SELECT max(id) FROM status_updates WHERE note IS NOT NULL AND note != ''"
-            " GROUP BY task) ORDER BY u.task"
+            " SELECT max(id) FROM status_updates"
+            " WHERE plan_year = ? AND note IS NOT NULL AND note != ''"
+            " GROUP BY task) ORDER BY u.task",
+            (self._year(year),),
         )
         return {row["task"]: _update(row) for row in rows}

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
+PLAN_YEAR = 2024
+"""The year of the committed plan (data/tasks.json): test databases are of that plan."""
 
 
 class FakeClock:
@@ -52,6 +54,6 @@ async def storage(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Storage]:
     from storage import Storage
 
     store = Storage(tmp_path / "bot.db", clock=clock)
-    await store.open()
+    await store.open(plan_year=PLAN_YEAR)
     yield store
     await store.close()

@@ -16,6 +16,7 @@ from storage import Storage
 from storage.migrations import LATEST_VERSION
 from storage.subscriptions import EVERYTHING, Follow
 from storage.updates import Status
+from tests.conftest import PLAN_YEAR
 
 TOTAL = 2000
 """Status updates the writer records while the backup runs."""
@@ -101,7 +102,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_one_consistent_moment(
 
     # Restored, the copy is a working database: the bot would carry on from where it stops.
     restored = Storage(copy)
-    await restored.open()
+    await restored.open(plan_year=PLAN_YEAR)
     try:
         assert await restored.updates.count() == len(ids)
         again = await restored.updates.record(
@@ -157,7 +158,7 @@ async def test_the_command_prints_one_line_with_path_size_and_updates(
     operator: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     storage = Storage(operator)
-    await storage.open()
+    await storage.open(plan_year=PLAN_YEAR)
     await prepared(storage)
     for task in (1, 2, 3):
         await storage.updates.record(task, author_id=AUTHOR, dept=None, chat_id=None, note="n")
@@ -205,7 +206,7 @@ async def test_an_unwritable_target_is_one_line_and_exit_2(
     operator: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str, says: str
 ) -> None:
     storage = Storage(operator)
-    await storage.open()
+    await storage.open(plan_year=PLAN_YEAR)
     await storage.close()
     (tmp_path / "a-file").write_text("not a directory")
     (tmp_path / "a-dir").mkdir()

@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli import parser
 from bot.config import Settings
-from tests.conftest import ROOT
+from tests.conftest import PLAN_YEAR, ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 COMPOSE = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
@@ -92,7 +92,7 @@ def test_healthcheck_in_polling_mode_asks_the_database(tmp_path: Path) -> None:
 
     async def create() -> None:
         store = Storage(tmp_path / "bot.db")
-        await store.open()
+        await store.open(plan_year=PLAN_YEAR)
         await store.close()
 
     asyncio.run(create())

@@ -22,7 +22,7 @@ from bot.render.outgoing import Outgoing
 from storage import Storage
 from storage.outbox import OutboxItem
 from storage.subscriptions import Follow
-from tests.conftest import FakeClock
+from tests.conftest import PLAN_YEAR, FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, TEST_INBOX, running_bot, settings_for, started
 
 Condition = Callable[[], bool | Awaitable[bool]]
@@ -387,7 +387,10 @@ async def test_photo_and_keyboard_go_along_and_the_task_shown_is_remembered(tmp_
         assert (chart.caption, chart.photo) == ("chart", PNG)
         for message in (card, chart):
             assert message.reply_markup == keyboard.to_dict()
-            assert await storage.message_tasks.task_of(chat.id, message.message_id) == 12
+            assert await storage.message_tasks.task_of(chat.id, message.message_id) == (
+                PLAN_YEAR,
+                12,
+            )
 
 
 async def test_stop_finishes_the_send_in_flight_and_starts_nothing_new(

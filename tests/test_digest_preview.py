@@ -12,7 +12,7 @@ import pytest
 
 from storage import Storage
 from storage.updates import Status
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, PLAN_YEAR, ROOT
 
 
 def preview(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -29,7 +29,7 @@ def preview(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def database(tmp_path: Path) -> Path:
     async def fill() -> None:
         store = Storage(tmp_path / "bot.db")
-        await store.open()
+        await store.open(plan_year=PLAN_YEAR)
         await store.users.seen(7, full_name="Li <Wei>")
         await store.chats.seen(-5, type="group", title="Team")
         await store.chats.bind(-5, "cnipa", by=7)

@@ -14,7 +14,7 @@ from bot.digest import Digester
 from bot.plan import Plan
 from storage import Storage
 from storage.people import WHOLE_PLAN
-from tests.conftest import FakeClock
+from tests.conftest import PLAN_YEAR, FakeClock
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GROUP = -1001
@@ -34,7 +34,7 @@ class Bot:
         self.plan = plan
 
     async def __aenter__(self) -> Digester:
-        await self.storage.open()
+        await self.storage.open(plan_year=PLAN_YEAR)
         since = await self.storage.db.tracking_since()
         return Digester(
             self.storage, self.plan, zone=SHANGHAI, default_language="zh", tracking_since=since

@@ -159,9 +159,9 @@ async def test_a_reply_right_after_the_card_is_not_lost(
     remember = storage.message_tasks.remember
     held = asyncio.Event()
 
-    async def slow(chat_id: int, message_id: int, task: int) -> None:
+    async def slow(chat_id: int, message_id: int, task: int, **where: int | None) -> None:
         await held.wait()  # the write waits its turn behind others
-        await remember(chat_id, message_id, task)
+        await remember(chat_id, message_id, task, **where)
 
     monkeypatch.setattr(storage.message_tasks, "remember", slow)
     await bot.fake.send(ming, dm, "/task 10")

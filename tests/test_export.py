@@ -34,7 +34,7 @@ from bot.i18n import Language
 from bot.plan import Plan
 from storage import Storage
 from storage.updates import Status
-from tests.conftest import DATA, ROOT, FakeClock
+from tests.conftest import DATA, PLAN_YEAR, ROOT, FakeClock
 from tests.harness import ADMIN_ID, Harness, running_bot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -318,7 +318,9 @@ async def test_others_are_refused_and_bad_formats_get_the_usage(bot: Harness) ->
     assert all(m.document is None for m in replies)
     assert await bot.ask(bo, bo_dm, "/export pdf") == "只有管理员可以这样做。"
     usage = await bot.say(admin, dm, "/export pdf")
-    assert [m.text for m in usage] == ["用法：/export [xlsx|csv]，例如 /export 或 /export csv"]
+    assert [m.text for m in usage] == [
+        "用法：/export [xlsx|csv] [年份]，例如 /export、/export csv 或 /export xlsx 2024"
+    ]
     assert "/export" in await bot.ask(admin, dm, "/help")
     assert "/export" not in await bot.ask(bo, bo_dm, "/help")
 
@@ -345,7 +347,7 @@ def test_the_command_line_writes_the_file(tmp_path: Path, plan: Plan) -> None:
     async def prepare() -> None:
         clock = FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI))
         store = Storage(database, clock=clock)
-        await store.open()
+        await store.open(plan_year=PLAN_YEAR)
         try:
             await seed(store, clock)
         finally:

@@ -17,7 +17,7 @@ from bot.faketelegram import FakeTelegram
 from bot.runner import inbox_of, started
 from storage import Storage
 from storage.inbox import chat_of
-from tests.conftest import FakeClock
+from tests.conftest import PLAN_YEAR, FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, TEST_INBOX, settings_for
 
 
@@ -81,7 +81,7 @@ async def test_what_a_stop_left_pending_is_handled_first_and_in_order(tmp_path: 
         # Three notes written to the inbox by a run that stopped before handling them (and
         # confirmed to Telegram, which will not send them again).
         storage = Storage(database)
-        await storage.open()
+        await storage.open(plan_year=PLAN_YEAR)
         try:
             rows = [
                 command_update(500 + i, f"/note {task} 第{i}条")

@@ -21,6 +21,7 @@ LANDED = {
     5: "046e0131a23e2c114480d7c1fc3281d3e19c62321fec35716357cdca4405be82",
     6: "54324a0562cf2fc41998599ff6bacccfb4580bddf92ba4cdab835c72d2ef8e91",
     7: "bf92e58ed02c1945ef59f5a62f44028e52e19fa1c07ca1f26a97531f4aa197ea",
+    8: "bad70c0afae251bfd3d73d73becb09111cb351112ef9ea8af44dcde611a4f8ea",
 }
 
 NOW = "2026-11-23T01:00:00.000000+00:00"
@@ -59,7 +60,13 @@ SEED = {
         "INSERT INTO invites (code, dept, role, created_by, created_at, expires_at,"
         " revoked_by, revoked_at) VALUES ('def', 'cnipa', 'member', 1, '{now}', '{now}', 1, '{now}')"
     ],
+    8: [
+        "INSERT INTO plans (year, title, content, fingerprint, is_current, added_at, updated_at)"
+        " VALUES (2024, 'plan', '{{}}', 'f', 1, '{now}', '{now}')"
+    ],
 }
+UPGRADE_YEAR = 2024
+"""The year of the plan in TASKS_FILE when an old database is upgraded."""
 
 
 def schema(path: Path) -> list[tuple[str, str, str]]:
@@ -78,7 +85,7 @@ def counts(path: Path) -> dict[str, int]:
 async def migrated(path: Path, target: int | None = None) -> Database:
     db = Database(path)
     await db.open()
-    await db.migrate(target=target)
+    await db.migrate(target=target, values={"plan_year": UPGRADE_YEAR})
     return db
 
 
@@ -130,7 +137,8 @@ async def test_from_every_earlier_version(tmp_path: Path, start: int) -> None:
         for sql in SEED[version]:
             await db.execute(sql.format(now=NOW))
     before = counts(old)
-    assert await db.migrate() == list(range(start + 1, LATEST_VERSION + 1))
+    values = {"plan_year": UPGRADE_YEAR}
+    assert await db.migrate(values=values) == list(range(start + 1, LATEST_VERSION + 1))
     await db.close()
 
     assert schema(old) == schema(fresh)
@@ -138,6 +146,13 @@ async def test_from_every_earlier_version(tmp_path: Path, start: int) -> None:
     for table, rows in before.items():
         if table != "schema_migrations":
             assert after[table] == rows, f"{table} lost rows migrating from version {start}"
+    # What was there before plan years belongs to the plan of the upgrade; nothing else does.
+    with sqlite3.connect(old) as conn:
+        for table in ("status_updates", "task_state", "message_tasks"):
+            years = {y for (y,) in conn.execute(f"SELECT DISTINCT plan_year FROM {table}")}
+            assert years <= {UPGRADE_YEAR}, table
+        follows = conn.execute("SELECT kind, plan_year FROM subscriptions").fetchall()
+        assert all(year == (UPGRADE_YEAR if kind == "task" else 0) for kind, year in follows)
 
 
 async def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
@@ -158,10 +173,11 @@ async def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
 
 
 async def test_the_history_is_append_only(tmp_path: Path) -> None:
-    db = await migrated(tmp_path / "bot.db")
+    db = await migrated(tmp_path / "bot.db", target=2)
     for version in (1, 2):
         for sql in SEED[version]:
             await db.execute(sql.format(now=NOW))
+    await db.migrate(values={"plan_year": UPGRADE_YEAR})  # the history's table is rebuilt
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         await db.execute("UPDATE status_updates SET note = 'rewritten'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):

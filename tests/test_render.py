@@ -16,7 +16,7 @@ def worst_update(i: int) -> StatusUpdate:
     return StatusUpdate(
         id=i, task=45, kind="status", old_status=Status.NOT_STARTED, status=Status.BLOCKED,
         progress=99, note="😀<&>" * 250, author_id=1, author_name="名" * 64 + "<b>",
-        dept="cnipa", chat_id=1, created_at=NOW - timedelta(days=i),
+        dept="cnipa", chat_id=1, created_at=NOW - timedelta(days=i), year=2024,
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from bot.faketelegram import FakeChat, FakeTelegram
 from storage import Storage
 from storage.subscriptions import Follow
 from tests.botprocess import ADMIN_ID, bot_process, until
+from tests.conftest import PLAN_YEAR
 
 FOLLOWERS = range(101, 131)
 """Thirty people whose private chats follow task 1."""
@@ -24,7 +25,7 @@ async def followers(database: Path) -> None:
     """Before the bot starts: every follower's chat follows task 1 (and wants no digest, which
     would add a message of its own)."""
     storage = Storage(database)
-    await storage.open()
+    await storage.open(plan_year=PLAN_YEAR)
     try:
         for chat_id in FOLLOWERS:
             await storage.chats.seen(chat_id, type="private", title=f"P{chat_id}")

@@ -16,7 +16,7 @@ from storage.digests import iso_week
 from storage.people import WHOLE_PLAN, Redeemed, Role
 from storage.subscriptions import EVERYTHING, Follow, Subscription
 from storage.updates import Status, StatusUpdate, _made_between
-from tests.conftest import FakeClock
+from tests.conftest import PLAN_YEAR, FakeClock
 
 SHANGHAI = timezone(timedelta(hours=8))
 LI, WANG, ZHAO = 1, 2, 3
@@ -182,7 +182,7 @@ async def test_migrate_to_an_unknown_id_carries_everything(storage: Storage) -> 
     assert [c.chat_id for c in await storage.chats.bound_to("cnipa")] == [new]
     assert await storage.subscriptions.of_chat(new) == [
         Subscription(new, Follow.DEPT, "cnipa"),
-        Subscription(new, Follow.TASK, "5"),
+        Subscription(new, Follow.TASK, "5", PLAN_YEAR),
     ]
     assert await storage.subscriptions.of_chat(GROUP) == []
     settings = await storage.digests.settings(new)
@@ -209,8 +209,8 @@ async def test_migrate_into_an_existing_chat_merges(storage: Storage) -> None:
     assert (chat.type, chat.binding, chat.language) == ("supergroup", "cnipa", "zh")
     assert await storage.subscriptions.of_chat(new) == [
         Subscription(new, Follow.DEPT, "cnipa"),
-        Subscription(new, Follow.TASK, "5"),
-        Subscription(new, Follow.TASK, "7"),
+        Subscription(new, Follow.TASK, "5", PLAN_YEAR),
+        Subscription(new, Follow.TASK, "7", PLAN_YEAR),
     ]
     assert await storage.subscriptions.of_chat(GROUP) == []
     assert await storage.subscriptions.chats_following(5, []) == [new]
@@ -584,7 +584,7 @@ async def test_a_week_of_some_tasks_is_read_by_time_not_by_task(storage: Storage
     # Without statistics SQLite picked the by-task index for a few hundred tasks and read every
     # update they ever had; a digest's week is a thin slice of time however many tasks it spans.
     start = datetime(2026, 11, 23, tzinfo=UTC)
-    where, params = _made_between(start, start + timedelta(days=7), range(1, 400))
+    where, params = _made_between(PLAN_YEAR, start, start + timedelta(days=7), range(1, 400))
     plan = await storage.db.fetchall(
         f"EXPLAIN QUERY PLAN SELECT count(*) FROM status_updates AS u WHERE {where}", params
     )

@@ -36,4 +36,5 @@ def notification(
 ) -> Outgoing:
     """The notification of ``update``, with the task's buttons as this chat sees them."""
     text = notification_text(plan, task.number, update_line(update, plan, now, lang), lang)
-    return Outgoing(esc(text), card_keyboard(task, lang, following=following), task.number)
+    keyboard = card_keyboard(task, lang, following=following)
+    return Outgoing(esc(text), keyboard, task.number, update.year)

@@ -15,5 +15,7 @@ class Outgoing:
     keyboard: InlineKeyboardMarkup | None = None
     task: int | None = None
     """The task the message shows: a reply to it will be recorded as a note on it."""
+    year: int | None = None
+    """The plan year of ``task`` (``None``: the current plan)."""
     photo: bytes | None = None
     """A PNG to send with ``text`` as its caption (plain text, at most 1,024 characters)."""
