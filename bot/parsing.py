@@ -13,6 +13,7 @@ from storage.updates import Status
 # Invisible characters a phone keyboard or a copy-paste leaves in text.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE), None)
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _PROGRESS = re.compile(r"^(\d{1,4})\s*[%％]")
 NOTE_LIMIT = 1000
 """Longest note kept, in characters: a card shows several notes and must stay readable."""
@@ -31,6 +32,12 @@ def clean(text: str) -> str:
     """Trim space and invisible characters around the text; inside, a joiner may belong to an
     emoji (👨‍👩‍👧) or a script, so it stays."""
     return text.strip(string.whitespace + "\u3000" + INVISIBLE)
+
+
+def fold_digits(text: str) -> str:
+    """Full-width digits (a Chinese keyboard's) as ASCII, one for one; nothing else changes, so
+    ², ① or ٣ stay what they are and are never read as numbers (NFKC would fold ² and ①)."""
+    return text.translate(_FULL_WIDTH_DIGITS)
 
 
 def token(word: str) -> str:

@@ -27,7 +27,7 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.faketelegram import BotEvent, FakeChat, FakeMessage, FakeTelegram, FakeUser
-from bot.logs import RedactToken
+from bot.logs import RedactSecrets
 
 Output = Callable[[str], None]
 
@@ -133,7 +133,7 @@ def log_to_file(path: Path, token: str, errors: ErrorCollector) -> Iterator[None
     root = logging.getLogger()
     file_handler = logging.FileHandler(path, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    file_handler.addFilter(RedactToken(token))
+    file_handler.addFilter(RedactSecrets([token]))
     quiet_loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
     saved = (root.level, [logger.level for logger in quiet_loggers])
     root.addHandler(file_handler)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from telegram import Update
 
 from bot.context import BotContext
 from bot.i18n import t
-from bot.parsing import clean
+from bot.parsing import clean, fold_digits
 from bot.permissions import Action
 from bot.statuses import fold
 from handlers.cards import wake_sender
@@ -26,7 +25,8 @@ WEEKDAYS = {
         ("sun", "sunday", "周日", "周天", "星期日", "星期天", "礼拜日", "礼拜天", "日", "天"),
     ), start=1) for word in words},
 }  # fmt: skip
-TIME_RE = re.compile(r"^([01]?\d|2[0-3])[:：.]([0-5]\d)$")
+TIME_RE = re.compile(r"^([01]?[0-9]|2[0-3])[:：.．]([0-5][0-9])$")
+"""After :func:`fold_digits`: ASCII digits (a Unicode digit class passed ٥ to the database)."""
 
 
 async def show(update: Update, context: BotContext, who: Caller) -> None:
@@ -79,7 +79,7 @@ async def digest_command(update: Update, context: BotContext) -> None:
         if weekday is None:
             await reply(update, t(who.lang, "error.weekday", given=words[0][:20]))
             return
-        match = TIME_RE.match(unicodedata.normalize("NFKC", words[1]))
+        match = TIME_RE.match(fold_digits(words[1]))
         if match is None:
             await reply(update, t(who.lang, "error.time", given=words[1][:20]))
             return

@@ -169,3 +169,15 @@ async def test_a_reply_right_after_the_card_is_not_lost(
     (answer,) = await bot.fake.replies(dm, at_least=1)
     held.set()
     assert answer.text == "已为任务 10 添加说明。"
+
+
+async def test_a_button_whose_number_is_in_other_digits_is_stale(bot: Harness) -> None:
+    """Buttons carry ASCII digits; ``\\d`` matched Arabic-Indic and full-width ones too, and
+    int() read them, so a forged ``st1:١:d`` marked task 1 done."""
+    ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
+    (card,) = await bot.say(ming, dm, "/task 1")
+    for data in ("st1:١:d", "st1:１:d", "nt1:١", "fl1:١:1"):
+        answer = await bot.fake.callback_answer(await bot.fake.tap(ming, card, data, forged=True))
+        assert answer.text == "这个按钮已失效，请重新发送命令。", data
+    assert "状态：⚪ 未启动" in await bot.ask(ming, dm, "/task 1")
+    assert "已关注" not in await bot.ask(ming, dm, "/subscriptions")
