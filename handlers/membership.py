@@ -97,8 +97,8 @@ async def join_department(update: Update, context: BotContext, who: Caller, code
     ]
     if invite.role is Role.MANAGER:
         lines.append(t(who.lang, "join.manager_next", code=dept.code))
+    await reply(update, join(lines, "\n"))  # first: the invite is spent, the menu is extra
     await refresh_chat_menu(context, who.user_id)
-    await reply(update, join(lines, "\n"))
 
 
 async def help_command(update: Update, context: BotContext) -> None:

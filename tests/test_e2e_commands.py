@@ -55,6 +55,21 @@ async def test_member_joins_by_deep_link_and_sees_the_departments_tasks(bot: Har
     assert "第 2/4 页" in edited.text
 
 
+async def test_a_failing_menu_does_not_cost_the_welcome(bot: Harness) -> None:
+    """The invite is spent when opened: the welcome comes first, the menu is best-effort."""
+    admin, admin_dm = bot.user(ADMIN_ID, "Ada")
+    link = invite_link(await bot.ask(admin, admin_dm, "/invite cnipa"))
+    ming, dm = bot.user(MING, "Ming")
+    bot.fake.fail_next("setMyCommands", error_code=500, count=12)
+    replies = await bot.say(ming, dm, f"/start {link}")
+    assert [r.text.splitlines()[0] for r in replies] == ["欢迎加入国家知识产权局（成员）！"]
+    assert (await bot.ask(ming, dm, "/mytasks")).startswith("我的部门的任务：48 项")
+    replies = await bot.say(ming, dm, "/start")  # the menu fails again: the hello still stands
+    assert [r.text.splitlines()[0] for r in replies] == [
+        "你好，Ming！我协助各部门推进《2024 年知识产权强国建设推进计划》的任务落实。"
+    ]
+
+
 async def test_a_used_invite_is_refused(bot: Harness) -> None:
     admin, admin_dm = bot.user(ADMIN_ID, "Ada")
     link = invite_link(await bot.ask(admin, admin_dm, "/invite cnipa"))
