@@ -15,6 +15,7 @@ from bot.i18n import Language, Markup, join, plain, t
 from bot.parsing import ArgumentError, clean, parse_task_number
 from bot.permissions import Action, decide
 from bot.plan import Department
+from bot.render.text import shorten
 from bot.statuses import fold
 from handlers.cards import send_card
 from handlers.common import Caller, caller, check, command_text, edit, refusal, reply, stale
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MANAGER_WORDS = {"manager", "mgr", "管理者", "负责人", "经理"}
 WHOLE_PLAN_WORDS = {"all", "*", "全部", "整体", "全局", "所有"}
+QUERY_SHOWN = 40
+"""How much of a department name that matched nothing is quoted back."""
 LANGUAGE_WORDS: dict[str, Language] = {
     "zh": "zh", "cn": "zh", "中文": "zh", "chinese": "zh", "汉语": "zh",
     "en": "en", "english": "en", "英文": "en", "英语": "en",
@@ -139,15 +142,16 @@ async def answer_unresolved(
     update: Update, who: Caller, resolution: Resolution, action: str, arg: str = ""
 ) -> None:
     """Several departments match: buttons to choose; none: look-alikes to choose, or a hint."""
+    query = shorten(resolution.query, QUERY_SHOWN)
     if resolution.ambiguous:
         count = len(resolution.candidates)
-        text = t(who.lang, "dept.ambiguous", query=resolution.query, count=count)
+        text = t(who.lang, "dept.ambiguous", query=query, count=count)
         await reply(update, text, choices(resolution.candidates, action, arg, who.lang))
     elif resolution.suggestions:
-        text = t(who.lang, "dept.did_you_mean", query=resolution.query)
+        text = t(who.lang, "dept.did_you_mean", query=query)
         await reply(update, text, choices(resolution.suggestions, action, arg, who.lang))
     else:
-        await reply(update, t(who.lang, "dept.unknown", query=resolution.query))
+        await reply(update, t(who.lang, "dept.unknown", query=query))
 
 
 # --- /invite ------------------------------------------------------------------------------------
@@ -163,6 +167,8 @@ async def invite_command(update: Update, context: BotContext) -> None:
         words = words[:-1]
     if not words:
         await reply(update, t(who.lang, "usage.invite"))
+        return
+    if not (await check(update, who, context, Action.INVITE, manager_invite=manager)).allowed:
         return
     resolution = context.resolver.resolve(" ".join(words))
     if resolution.department is None:

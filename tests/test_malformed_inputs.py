@@ -6,12 +6,15 @@ bot sent, and the bot still answers.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
 
+from bot import departments
 from tests.harness import ADMIN_ID, Harness, running_bot
 
 MEMBER, STRANGER, GROUP = 2, 3, -1001
@@ -95,6 +98,8 @@ CASES = [
     ("admin", "dm", "/invite nowhere", "找不到部门“nowhere”。发送 /depts 查看所有部门及其代码。"),
     ("admin", "dm", "/invite 最高", "“最高”对应 2 个部门，请选择："),
     ("admin", "dm", "/invite cnipa boss", "找不到部门“cnipa boss”。你是不是指："),
+    ("stranger", "dm", "/invite nowhere", "只有管理员或部门负责人可以邀请成员。"),
+    ("member", "dm", "/invite 最高", "只有管理员或部门负责人可以邀请成员。"),
     ("admin", "dm", "/bind cnipa", "这个命令只能在群里使用。"),
     ("admin", "group", "/bind", "用法：/bind"),
     ("admin", "group", "/bind <b>xyz</b>", "找不到部门“<b>xyz</b>”"),
@@ -152,6 +157,55 @@ async def test_a_5000_character_note_arrives_in_two_messages_and_both_are_answer
     await bot.fake.send(member, dm, note[4096:])
     (second,) = await bot.fake.replies(dm)
     assert second.text.startswith("我只理解命令")
+
+
+@pytest.fixture
+def fuzzy_matches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every fuzzy comparison the department resolver makes, counted where it is made."""
+    made: list[tuple[str, str]] = []
+
+    def counting(junk: None, a: str, b: str) -> difflib.SequenceMatcher[str]:
+        made.append((a, b))
+        return difflib.SequenceMatcher(junk, a, b)
+
+    # The resolver's own view of difflib only: pytest's assertion diffs use the real one.
+    monkeypatch.setattr(departments, "difflib", SimpleNamespace(SequenceMatcher=counting))
+    return made
+
+
+async def test_a_pasted_paragraph_as_a_department_is_unknown_without_fuzzy_matching(
+    bot: Harness, fuzzy_matches: list[tuple[str, str]]
+) -> None:
+    """3,961 characters in /subscribe or /invite once ran difflib on the event loop for
+    seconds, stalling every chat: input longer than any department's name is simply unknown."""
+    paragraph = "".join(task.text for task in bot.app.bot_data.plan.tasks)[:3961]
+    shown = f"找不到部门“{paragraph[:39]}…”。发送 /depts 查看所有部门及其代码。"
+    admin, admin_dm = bot.user(ADMIN_ID, "Ada")
+    stranger, stranger_dm = bot.user(STRANGER, "Bo")
+    assert await bot.ask(admin, admin_dm, f"/invite {paragraph}") == shown
+    assert await bot.ask(admin, admin_dm, f"/invite {paragraph} manager") == shown
+    assert await bot.ask(stranger, stranger_dm, f"/subscribe {paragraph}") == shown
+    assert fuzzy_matches == []
+    # A short unknown name is still compared, for a 'did you mean'.
+    assert "你是不是指" in await bot.ask(admin, admin_dm, "/invite 知识产权总局")
+    assert fuzzy_matches
+
+
+async def test_who_may_not_decide_is_refused_before_any_matching(
+    bot: Harness, fuzzy_matches: list[tuple[str, str]]
+) -> None:
+    member, member_dm = bot.user(MEMBER, "Ming")
+    stranger, stranger_dm = bot.user(STRANGER, "Bo")
+    group = bot.fake.chat(GROUP)
+    refused_invite = "只有管理员或部门负责人可以邀请成员。"
+    assert await bot.ask(stranger, stranger_dm, "/invite 知识产权总局") == refused_invite
+    assert (
+        await bot.ask(member, member_dm, "/invite 知识产权总局 manager") == "只有管理员可以这样做。"
+    )
+    assert await bot.ask(member, member_dm, "/invite 知识产权总局") == refused_invite
+    refused_group = "只有管理员或本群所绑定部门的负责人可以更改本群的设置。"
+    assert await bot.ask(member, group, "/subscribe 知识产权总局") == refused_group
+    assert fuzzy_matches == []
 
 
 async def test_after_all_that_nothing_was_refused_and_the_bot_still_serves(bot: Harness) -> None:

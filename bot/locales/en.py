@@ -78,6 +78,7 @@ EN: dict[str, str] = {
     "refused.not_involved": "Your department is not named in this task, so you cannot add notes to it.",
     "refused.admin_only": "Only an admin can do that.",
     "refused.invite": "Only an admin or a manager of {dept} can invite its members.",
+    "refused.invite_any": "Only an admin or a department manager can invite members.",
     "refused.group_only": "This command works in groups only.",
     "refused.bind": "Only an admin or a manager of {dept} can bind a group to it.",
     "refused.unbind": "Only an admin or a manager of the bound department can unbind this group.",

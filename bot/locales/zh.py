@@ -78,6 +78,7 @@ ZH: dict[str, str] = {
     "refused.not_involved": "你的部门不负责这项任务，不能添加说明。",
     "refused.admin_only": "只有管理员可以这样做。",
     "refused.invite": "只有管理员或{dept}的负责人可以邀请该部门的成员。",
+    "refused.invite_any": "只有管理员或部门负责人可以邀请成员。",
     "refused.group_only": "这个命令只能在群里使用。",
     "refused.bind": "只有管理员或{dept}的负责人可以把群绑定到该部门。",
     "refused.unbind": "只有管理员或本群所绑定部门的负责人可以解除绑定。",
