@@ -93,6 +93,11 @@ CASES = [
     ("stranger", "dm", "/find", "用法：/find"),
     ("stranger", "dm", "/find <>&", "包含“<>&”的任务：0 项"),
     ("stranger", "dm", "/find 🤖", "包含“🤖”的任务：0 项"),
+    # The search folds away '-' and '_': a word of nothing else is no word (it matched all 110).
+    ("stranger", "dm", "/find _", "用法：/find"),
+    ("stranger", "dm", "/find -", "用法：/find"),
+    ("stranger", "dm", "/find - _ _-_", "用法：/find"),
+    ("stranger", "dm", "/find 商标 -", "包含“商标 -”的任务：6 项"),
     # departments: unknown, ambiguous, and where a command does not apply
     ("admin", "dm", "/invite", "用法：/invite"),
     ("admin", "dm", "/invite nowhere", "找不到部门“nowhere”。发送 /depts 查看所有部门及其代码。"),
@@ -157,6 +162,14 @@ async def test_a_5000_character_note_arrives_in_two_messages_and_both_are_answer
     await bot.fake.send(member, dm, note[4096:])
     (second,) = await bot.fake.replies(dm)
     assert second.text.startswith("我只理解命令")
+
+
+async def test_a_forged_page_button_with_an_empty_search_finds_nothing(bot: Harness) -> None:
+    stranger, dm = bot.user(STRANGER, "Bo")
+    (page,) = await bot.say(stranger, dm, "/find 知识产权")
+    await bot.fake.tap(stranger, page, "pg1:f:1:_", forged=True)
+    await bot.fake.replies(dm)
+    assert bot.fake.last_bot_message(dm).text.startswith("包含“_”的任务：0 项")
 
 
 @pytest.fixture
