@@ -75,7 +75,7 @@ INSERT INTO task_state (task, status, progress, last_update_id, updated_at, stat
 VALUES (:task, :status, :progress, :id, :now, CASE WHEN :changed THEN :now END)
 ON CONFLICT (task) DO UPDATE SET
     status = excluded.status,
-    progress = coalesce(excluded.progress, task_state.progress),
+    progress = excluded.progress,
     last_update_id = excluded.last_update_id,
     updated_at = excluded.updated_at,
     status_changed_at = CASE WHEN :changed THEN excluded.updated_at
@@ -98,6 +98,21 @@ WHERE ((s.kind = 'task' AND s.target = :task_text)
        OR s.kind = 'all')
   AND s.chat_id IS NOT :origin
 """
+
+
+def carried_progress(
+    old: Status, old_progress: int | None, new: Status, given: int | None
+) -> int | None:
+    """The task's progress after an update: the figure given; else the last one, unless the
+    status moved to where it no longer holds (not started has none, done is 100%, and in
+    progress or blocked keep a figure only below 100%)."""
+    if given is not None or new == old:
+        return old_progress if given is None else given
+    if new is Status.NOT_STARTED:
+        return None
+    if new is Status.DONE:
+        return 100
+    return old_progress if old_progress is not None and old_progress < 100 else None
 
 
 STATUS_OF = {status.value: status for status in Status}
@@ -184,8 +199,10 @@ class Updates:
         kind = "note" if status is None and progress is None else "status"
         async with self._db.transaction() as conn:
             now = self._db.now()  # inside the lock: ids and times grow together
-            row = await read_one(conn, "SELECT status FROM task_state WHERE task = ?", (task,))
-            old = Status(row[0]) if row else NOT_REPORTED
+            row = await read_one(
+                conn, "SELECT status, progress FROM task_state WHERE task = ?", (task,)
+            )
+            old, old_progress = (Status(row[0]), row[1]) if row else (NOT_REPORTED, None)
             new = status or old
             params = {
                 "task": task,
@@ -207,7 +224,7 @@ class Updates:
                 {
                     "task": task,
                     "status": new.value,
-                    "progress": progress,
+                    "progress": carried_progress(old, old_progress, new, progress),
                     "id": update_id,
                     "now": now,
                     "changed": new != old,

@@ -181,3 +181,28 @@ async def test_a_button_whose_number_is_in_other_digits_is_stale(bot: Harness) -
         assert answer.text == "这个按钮已失效，请重新发送命令。", data
     assert "状态：⚪ 未启动" in await bot.ask(ming, dm, "/task 1")
     assert "已关注" not in await bot.ask(ming, dm, "/subscriptions")
+
+
+def shown_status(card: str) -> str:
+    """The status and progress a card shows: its status line without the health light."""
+    line = next(line for line in card.splitlines() if line.startswith("状态："))
+    return line.removeprefix("状态：").rsplit(" · ", 1)[0]
+
+
+async def test_moving_back_from_done_does_not_keep_100_percent(bot: Harness) -> None:
+    """A status change without a figure keeps the last one only where it still holds: none
+    when not started, below 100% when in progress or blocked."""
+    ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
+    await bot.ask(ming, dm, "/update 1 done")
+    assert shown_status(await bot.ask(ming, dm, "/update 1 未启动")) == "⚪ 未启动"
+
+    await bot.ask(ming, dm, "/update 1 done")
+    (card,) = await bot.say(ming, dm, "/task 1")
+    await bot.fake.tap(ming, card, text="🔵 进行中")  # a button follows the same rule
+    await bot.fake.replies(dm)
+    assert shown_status(bot.fake.last_bot_message(dm).text) == "🔵 进行中"
+
+    await bot.ask(ming, dm, "/update 1 进行中 60%")
+    assert shown_status(await bot.ask(ming, dm, "/update 1 受阻 等待审批")) == "⛔ 受阻 · 60%"
+    assert shown_status(await bot.ask(ming, dm, "/update 1 进行中")) == "🔵 进行中 · 60%"
+    assert shown_status(await bot.ask(ming, dm, "/update 1 未启动 10%")) == "⚪ 未启动 · 10%"
