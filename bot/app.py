@@ -32,6 +32,7 @@ from bot.digest import Digester
 from bot.flood import FloodControl, SharedRateLimiter
 from bot.i18n import pick_language, plain, t
 from bot.plan import load_plan
+from bot.telegram_json import TelegramRequest
 from handlers import (
     chats,
     common,
@@ -65,6 +66,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_url.removesuffix("/bot") + "/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.bot_timezone)))
+        # Telegram's answers read as valid Unicode; the pool sizes are the builder's defaults.
+        .request(TelegramRequest(connection_pool_size=256))
+        .get_updates_request(TelegramRequest(connection_pool_size=1))
         .context_types(context_types)
         # One flood allowance for the handlers' answers and the outbox sender (bot/flood.py).
         .rate_limiter(SharedRateLimiter(FloodControl(), max_retries=3))

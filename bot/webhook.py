@@ -28,6 +28,7 @@ from tornado.httpserver import HTTPServer
 
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.telegram_json import may_hold_surrogates, valid_unicode
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def parse_update(body: bytes, bot: Bot) -> Update | None:
     with an integer ``update_id``, or not something python-telegram-bot can read."""
     try:
         data = json.loads(body.decode("utf-8"))
+        if may_hold_surrogates(body):
+            data = valid_unicode(data)
     except (ValueError, RecursionError):  # not UTF-8, not JSON, a 5,000-digit number, too deep
         return None
     if not isinstance(data, dict):

@@ -21,6 +21,9 @@ MEMBER, STRANGER, GROUP = 2, 3, -1001
 LONG_NOTE = "长" * 4000  # a message holds 4,096 characters; see the 5,000-character test below
 RTL = "مرحبا بالعالم"
 ZERO_WIDTH = "\u200b\u200c\u200d"
+LONE = "\ud800"
+"""Half a UTF-16 surrogate pair, as a client's malformed UTF-16 can leave in a message; it is
+no character, and neither SQLite nor an HTTP request can encode it. It arrives as U+FFFD."""
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -113,6 +116,14 @@ CASES = [
     ("stranger", "dm", "/lang fr", "用法：/lang zh 或 /lang en"),
     ("stranger", "dm", "/lang", "用法：/lang"),
     ("member", "group", "/lang en", "只有管理员或本群所绑定部门的负责人可以更改本群的设置。"),
+    # a lone surrogate, wherever people type text
+    ("member", "dm", f"/note 10 进展{LONE}顺利", "已为任务 10 添加说明。"),
+    ("member", "dm", f"/update 10 进行中 40% 推进{LONE}", "已记录：任务 10 → 🔵 进行中 40%"),
+    ("stranger", "dm", f"/find 商标{LONE}", "包含“商标\ufffd”的任务：0 项"),
+    ("admin", "dm", f"/invite xyz{LONE}", "找不到部门“xyz\ufffd”"),
+    ("admin", "dm", f"/subscribe xyz{LONE}", "找不到部门“xyz\ufffd”"),
+    ("stranger", "dm", f"/task {LONE}", "“\ufffd”不是任务编号"),
+    ("stranger", "dm", f"{LONE} hello", "我只理解命令"),
     # deep links and stray input
     ("stranger", "dm", "/start join-doesnotexist0000", "邀请链接无效"),
     ("stranger", "dm", "/start task-0", "“0”不是任务编号"),
@@ -162,6 +173,18 @@ async def test_a_5000_character_note_arrives_in_two_messages_and_both_are_answer
     await bot.fake.send(member, dm, note[4096:])
     (second,) = await bot.fake.replies(dm)
     assert second.text.startswith("我只理解命令")
+
+
+async def test_a_lone_surrogate_in_a_reply_is_recorded_as_a_replacement_character(
+    bot: Harness,
+) -> None:
+    member, dm = bot.user(MEMBER, "Ming")
+    (card,) = await bot.say(member, dm, "/task 13")
+    (answer,) = await bot.say(member, dm, f"已提交{LONE}初稿", reply_to=card)
+    assert answer.text == "已为任务 13 添加说明。"
+    card_text = await bot.ask(member, dm, "/task 13")
+    assert "“已提交\ufffd初稿”" in card_text
+    assert "“推进\ufffd”" in await bot.ask(member, dm, "/task 10")
 
 
 async def test_a_forged_page_button_with_an_empty_search_finds_nothing(bot: Harness) -> None:

@@ -274,3 +274,21 @@ async def test_a_body_that_is_not_an_update_is_400_and_the_bot_goes_on(
         assert served.status_code == 200
     (card,) = await fake.replies(fake.chat(USER), at_least=1)
     assert card.text.startswith("任务 1 ·")
+
+
+async def test_a_lone_surrogate_in_a_posted_update_arrives_as_a_replacement_character(
+    webhook,
+) -> None:
+    """JSON may carry half a surrogate pair (``\\ud800``); it reaches no handler as such."""
+    fake, server, _ = webhook
+    body = json.dumps(task_update(11, "/find 商标\ud800"))  # json escapes it: ASCII
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"http://127.0.0.1:{server.port}{server.path}",
+            content=body.encode(),
+            headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"},
+        )
+    assert answer.status_code == 200
+    (found,) = await fake.replies(fake.chat(USER), at_least=1)
+    assert found.text.startswith("包含“商标\ufffd”的任务：0 项")
+    assert fake.rejections == []
