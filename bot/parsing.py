@@ -14,7 +14,11 @@ from storage.updates import Status
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE), None)
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-_PROGRESS = re.compile(r"^(\d{1,4})\s*[%％]")
+_PROGRESS = re.compile(r"^([0-9]{1,4})\s*[%％﹪]")
+"""A figure, after :func:`fold_digits`."""
+_LOOKS_LIKE_PROGRESS = re.compile(r"^(\d{1,4})\s*%")
+"""After NFKC: a figure in any digits (٥٠%, ²0%, ⑤%), to be refused rather than taken as a note."""
+_TASK_NUMBER = re.compile(r"#?[0-9]{1,6}")
 NOTE_LIMIT = 1000
 """Longest note kept, in characters: a card shows several notes and must stay readable."""
 
@@ -46,11 +50,12 @@ def token(word: str) -> str:
 
 
 def parse_task_number(word: str, task_count: int) -> int:
-    """``12``, ``１２``, ``#12`` → 12; anything else outside 1..task_count is refused."""
-    folded = unicodedata.normalize("NFKC", token(word)).removeprefix("#")
-    if not folded.isascii() or not folded.isdigit() or len(folded) > 6:
+    """``12``, ``１２``, ``#12`` → 12; anything else (``²``, ``①``, ``١٢``) or outside
+    1..task_count is refused."""
+    folded = fold_digits(token(word)).replace("＃", "#", 1)
+    if not _TASK_NUMBER.fullmatch(folded):
         raise ArgumentError("error.task_number", given=word[:20], last=task_count)
-    number = int(folded)
+    number = int(folded.removeprefix("#"))
     if not 1 <= number <= task_count:
         raise ArgumentError("error.task_number", given=word[:20], last=task_count)
     return number
@@ -96,11 +101,14 @@ def parse_update(text: str, task_count: int) -> UpdateArgs:
         raise ArgumentError("error.status", given=word[:20])
     progress = None
     rest = clean(rest)
-    if match := _PROGRESS.match(unicodedata.normalize("NFKC", rest[:6])):
+    if match := _PROGRESS.match(fold_digits(rest[:6])):  # one for one: lengths agree
         progress = int(match.group(1))
         if progress > 100:
             raise ArgumentError("error.progress", given=match.group(0))
         rest = clean(rest[len(match.group(0)) :])
+    elif _LOOKS_LIKE_PROGRESS.match(unicodedata.normalize("NFKC", rest[:6])):
+        figure = re.split("(?<=[%％﹪])", rest, maxsplit=1)[0]
+        raise ArgumentError("error.progress_digits", given=figure[:20])
     if progress is None and status is Status.DONE:
         progress = 100
     note = parse_note(rest) if rest else None

@@ -491,7 +491,7 @@ class Session:
         if message is None or not flat:
             self.say("(the bot's latest message here has no buttons)")
             return None
-        if not argument.strip().isdigit() or not 1 <= int(argument) <= len(flat):
+        if not re.fullmatch(r"[0-9]+", argument.strip()) or not 1 <= int(argument) <= len(flat):
             self.say(f"usage: :tap N, with N from 1 to {len(flat)}")
             return None
         return message, flat[int(argument) - 1]
@@ -556,7 +556,7 @@ class Session:
             self.say(f"(no t.me/{BOT_USERNAME}?start=… link to open yet)")
             return
         number = argument.strip() or "1"
-        if not number.isdigit() or not 1 <= int(number) <= len(links):
+        if not re.fullmatch(r"[0-9]+", number) or not 1 <= int(number) <= len(links):
             self.say(f"usage: :open [N], with N from 1 to {len(links)}")
             return
         await self.open_payload(links[int(number) - 1])

@@ -62,6 +62,7 @@ EN: dict[str, str] = {
     "error.task_number": "“{given}” is not a task number: use a number from 1 to {last}.",
     "error.status": "Unknown status “{given}”. Use not_started, in_progress, done or blocked (or 未启动, 进行中, 已完成, 受阻).",
     "error.progress": "Progress “{given}” is out of range: use 0% to 100%.",
+    "error.progress_digits": "“{given}” is not a progress figure: write a number from 0 to 100 and %, e.g. 60%.",
     "error.note_empty": "The note is empty.",
     "error.note_too_long": "The note is too long ({length} characters); the limit is {limit}.",
     "error.unexpected": "Sorry, something went wrong (error <code>{error_id}</code>). It has been logged; please try again later.",

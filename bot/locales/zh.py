@@ -62,6 +62,7 @@ ZH: dict[str, str] = {
     "error.task_number": "“{given}”不是任务编号。任务编号是 1 到 {last} 之间的数字。",
     "error.status": "不认识状态“{given}”。可用：未启动、进行中、已完成、受阻（也可以写 not_started、in_progress、done、blocked）。",
     "error.progress": "进度“{given}”超出范围，应为 0% 到 100%。",
+    "error.progress_digits": "“{given}”不是进度数字：请写 0 到 100 的数字加 %，例如 60%。",
     "error.note_empty": "说明不能为空。",
     "error.note_too_long": "说明太长（{length} 字），最多 {limit} 字。",
     "error.unexpected": "抱歉，处理时出错了（编号 <code>{error_id}</code>）。已记录，请稍后再试。",
