@@ -36,6 +36,7 @@ from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
 from bot.plan_years import reconcile
 from bot.registry import COMMANDS
+from bot.telegram_json import TelegramRequest
 from handlers import (
     access,
     chats,
@@ -65,6 +66,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_url.removesuffix("/bot") + "/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.bot_timezone)))
+        # Telegram's answers read as valid Unicode; the pool sizes are the builder's defaults.
+        .request(TelegramRequest(connection_pool_size=256))
+        .get_updates_request(TelegramRequest(connection_pool_size=1))
         .context_types(context_types)
         # One flood allowance for the handlers' answers and the outbox sender (bot/flood.py).
         .rate_limiter(SharedRateLimiter(FloodControl(), max_retries=3))

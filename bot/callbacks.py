@@ -37,10 +37,11 @@ UNFOLLOW_PATTERN = rf"^{UNFOLLOW}:"
 INVITES_PATTERN = rf"^{INVITES}:"
 REVOKE_PATTERN = rf"^{REVOKE}:"
 
-_STATUS_RE = re.compile(rf"^{STATUS}:(\d{{1,5}}):([{''.join(BY_CODE)}])$")
-_PAGE_RE = re.compile(rf"^{PAGE}:([mf]):(\d{{1,3}}):(.*)$", re.S)
-_NOTE_RE = re.compile(rf"^{NOTE}:(\d{{1,5}})$")
-_FOLLOW_RE = re.compile(rf"^{FOLLOW}:(\d{{1,5}}):([01])$")
+# ASCII digits only: ``\d`` takes ١ or １ too, and int() reads them as task numbers.
+_STATUS_RE = re.compile(rf"^{STATUS}:([0-9]{{1,5}}):([{''.join(BY_CODE)}])$")
+_PAGE_RE = re.compile(rf"^{PAGE}:([mf]):([0-9]{{1,3}}):(.*)$", re.S)
+_NOTE_RE = re.compile(rf"^{NOTE}:([0-9]{{1,5}})$")
+_FOLLOW_RE = re.compile(rf"^{FOLLOW}:([0-9]{{1,5}}):([01])$")
 _UNFOLLOW_RE = re.compile(rf"^{UNFOLLOW}:([tda]):([a-z0-9_]{{1,16}}|\*)$")
 _DEPT_RE = re.compile(
     rf"^{DEPT}:([a-z]{{1,8}}):([a-z][a-z0-9_]{{1,15}}|\*)(?::([a-z0-9_]{{0,16}}))?$"

@@ -151,7 +151,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except MissingToken as exc:
         raise Abort(str(exc)) from None
     plan_or_abort(settings)  # fail before connecting, with the field that is wrong
-    configure_logging(level, token=token)
+    webhook_secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    configure_logging(level, secrets=(token, webhook_secret))
     app = build_application(settings)
     try:
         if settings.webhook_url is not None:

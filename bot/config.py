@@ -15,7 +15,8 @@ from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TELEGRAM_API = "https://api.telegram.org/bot"
-TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+TOKEN_RE = re.compile(r"^[0-9]{3,20}:[A-Za-z0-9_-]{30,64}$")
+"""ASCII digits: a Unicode digit class would take full-width or Arabic-Indic ones for a bot id."""
 WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 HINTS = {
@@ -86,7 +87,7 @@ class Settings(BaseSettings):
     def _split_admins(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
-            if not all(re.fullmatch(r"-?\d+", p) for p in parts):
+            if not all(re.fullmatch(r"-?[0-9]+", p) for p in parts):
                 raise ValueError("not a list of numeric user ids")
             return frozenset(int(p) for p in parts)
         return value

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from bot.plan import Department
 
 MAX_CANDIDATES = 8
+QUERY_MARGIN = 16
+"""How much longer than the longest name or alias a query may be and still be compared: a typo
+or a word too many. Longer input (a pasted paragraph) names no department, and difflib on it
+would hold the event loop for seconds."""
 
 
 def _fold(text: str) -> str:
@@ -44,10 +48,11 @@ class DepartmentResolver:
         for dept in self._departments:
             for name in {dept.code, dept.name, dept.full, dept.en, *dept.aliases}:
                 self._keys.append((_fold(name), dept))
+        self._longest_query = max((len(key) for key, _ in self._keys), default=0) + QUERY_MARGIN
 
     def resolve(self, query: str) -> Resolution:
         folded = _fold(query)
-        if not folded:
+        if not folded or len(folded) > self._longest_query:
             return Resolution(query, None)
         exact = _unique(d for key, d in self._keys if key == folded)
         if len(exact) == 1:

@@ -154,6 +154,7 @@ class InboxHandler:
     async def _handle(self, row: Received) -> None:
         """Run the update through every handler (their errors go to the error handler), then
         mark it done; if that mark does not land, the next start handles it again."""
+        log.debug("inbox: handling update %d: %s", row.update_id, row.payload)
         try:
             update = Update.de_json(row.payload, self._app.bot)
         except (KeyError, TypeError, ValueError) as exc:

@@ -1,10 +1,11 @@
-"""Logging: one line per event with time, level and logger, and never the bot token.
+"""Logging: one line per event with time, level and logger, and never a secret.
 
 The token is in every Bot API URL (``…/bot<token>/getUpdates``), which httpx logs for each
-request and PTB may put in an error. Rather than trust every library to leave it out, the one
-root handler redacts it from every record, whatever logged it and at whatever level: the
-message, a formatted exception and a stack. Uncaught exceptions and warnings are routed through
-that handler too, so nothing the process prints about itself bypasses the redaction.
+request and PTB may put in an error; PTB logs ``setWebhook``'s parameters at DEBUG, the webhook
+secret among them. Rather than trust every library to leave them out, the one root handler
+redacts every secret from every record, whatever logged it and at whatever level: the message,
+a formatted exception and a stack. Uncaught exceptions and warnings are routed through that
+handler too, so nothing the process prints about itself bypasses the redaction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Literal
 
@@ -58,23 +60,24 @@ def log_level() -> Level:
         ) from None
 
 
-def secret_pattern(token: str) -> re.Pattern[str] | None:
-    """What to hide: the token, or its secret part alone (the colon may be split off or
+def secret_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    """What to hide: each secret, and a token's secret part alone (the colon may be split off or
     encoded), in any case (PTB capitalizes error texts, which lowercases a token in them)."""
-    secret = token.partition(":")[2]
-    parts = [re.escape(s) for s in (token, secret) if s]  # the whole token first: one piece
+    pieces = {piece for secret in secrets for piece in (secret, secret.partition(":")[2]) if piece}
+    # Longest first, so that a whole token is replaced as one piece rather than in parts.
+    parts = [re.escape(piece) for piece in sorted(pieces, key=len, reverse=True)]
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
-class RedactToken(logging.Filter):
-    """Replace the token wherever it appears in a record, whatever logged it."""
+class RedactSecrets(logging.Filter):
+    """Replace every secret wherever it appears in a record, whatever logged it."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._pattern = secret_pattern(token)
+        self._pattern = secret_pattern(secrets)
 
     def redact(self, text: str) -> str:
-        """``text`` with the token replaced wherever it appears."""
+        """``text`` with every secret replaced wherever it appears."""
         return text if self._pattern is None else self._pattern.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -98,15 +101,16 @@ class RedactToken(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", *, token: str = "") -> None:
-    """One redacting handler on the root logger, for every logger of the process.
+def configure_logging(level: str = "INFO", *, secrets: Iterable[str] = ()) -> None:
+    """One handler on the root logger, for every logger of the process, hiding ``secrets``:
+    the bot token and the webhook secret.
 
     At INFO and above httpx and httpcore are held at WARNING (a line per long poll is noise);
     at DEBUG they speak too, since the operator asked for everything and the handler redacts.
     """
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(RedactToken(token))
+    handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -13,8 +13,12 @@ from storage.updates import Status
 # Invisible characters a phone keyboard or a copy-paste leaves in text.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE), None)
-_PROGRESS = re.compile(r"^(\d{1,4})\s*[%％]")
-FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_PROGRESS = re.compile(r"^([0-9]{1,4})\s*[%％﹪]")
+"""A figure, after :func:`fold_digits`."""
+_LOOKS_LIKE_PROGRESS = re.compile(r"^(\d{1,4})\s*%")
+"""After NFKC: a figure in any digits (٥٠%, ²0%, ⑤%), to be refused rather than taken as a note."""
+_TASK_NUMBER = re.compile(r"#?[0-9]{1,6}")
 NOTE_LIMIT = 1000
 """Longest note kept, in characters: a card shows several notes and must stay readable."""
 
@@ -34,17 +38,24 @@ def clean(text: str) -> str:
     return text.strip(string.whitespace + "\u3000" + INVISIBLE)
 
 
+def fold_digits(text: str) -> str:
+    """Full-width digits (a Chinese keyboard's) as ASCII, one for one; nothing else changes, so
+    ², ① or ٣ stay what they are and are never read as numbers (NFKC would fold ² and ①)."""
+    return text.translate(_FULL_WIDTH_DIGITS)
+
+
 def token(word: str) -> str:
     """A number or keyword as typed: every invisible character dropped."""
     return word.translate(_DROP_INVISIBLE).strip()
 
 
 def parse_task_number(word: str, task_count: int) -> int:
-    """``12``, ``１２``, ``#12`` → 12; anything else outside 1..task_count is refused."""
-    folded = unicodedata.normalize("NFKC", token(word)).removeprefix("#")
-    if not folded.isascii() or not folded.isdigit() or len(folded) > 6:
+    """``12``, ``１２``, ``#12`` → 12; anything else (``²``, ``①``, ``١٢``) or outside
+    1..task_count is refused."""
+    folded = fold_digits(token(word)).replace("＃", "#", 1)
+    if not _TASK_NUMBER.fullmatch(folded):
         raise ArgumentError("error.task_number", given=word[:20], last=task_count)
-    number = int(folded)
+    number = int(folded.removeprefix("#"))
     if not 1 <= number <= task_count:
         raise ArgumentError("error.task_number", given=word[:20], last=task_count)
     return number
@@ -90,11 +101,14 @@ def parse_update(text: str, task_count: int) -> UpdateArgs:
         raise ArgumentError("error.status", given=word[:20])
     progress = None
     rest = clean(rest)
-    if match := _PROGRESS.match(unicodedata.normalize("NFKC", rest[:6])):
+    if match := _PROGRESS.match(fold_digits(rest[:6])):  # one for one: lengths agree
         progress = int(match.group(1))
         if progress > 100:
             raise ArgumentError("error.progress", given=match.group(0))
         rest = clean(rest[len(match.group(0)) :])
+    elif _LOOKS_LIKE_PROGRESS.match(unicodedata.normalize("NFKC", rest[:6])):
+        figure = re.split("(?<=[%％﹪])", rest, maxsplit=1)[0]
+        raise ArgumentError("error.progress_digits", given=figure[:20])
     if progress is None and status is Status.DONE:
         progress = 100
     note = parse_note(rest) if rest else None
@@ -114,7 +128,7 @@ def parse_note_args(text: str, task_count: int) -> tuple[int, str]:
 
 def parse_year(word: str) -> int | None:
     """``2024`` (or ``２０２４``, ``2024年``) as a plan year; ``None`` if it is not one."""
-    folded = token(word).translate(FULL_WIDTH_DIGITS).removesuffix("年")
+    folded = fold_digits(token(word)).removesuffix("年")
     if len(folded) != 4 or not folded.isascii() or not folded.isdigit():
         return None
     return int(folded)

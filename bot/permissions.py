@@ -105,11 +105,15 @@ def decide(
         return refuse("refused.not_involved", task.lead)
 
     if action is Action.INVITE:
-        assert dept is not None
+        # Without ``dept``: may the actor invite for some department? Asked before the named
+        # one is looked up, so that nobody else makes the bot search for it.
         if actor.is_admin:
             return allow(dept)
         if manager_invite:
             return refuse("refused.admin_only")
+        if dept is None:
+            manages_one = Role.MANAGER in actor.roles.values()
+            return allow() if manages_one else refuse("refused.invite_any")
         if actor.manages(dept):
             return allow(dept)
         return refuse("refused.invite", dept)

@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.context import BotApplication
 from bot.faketelegram import BotEvent, FakeChat, FakeMessage, FakeTelegram, FakeUser
 from bot.inbox import InboxOptions
-from bot.logs import RedactToken
+from bot.logs import RedactSecrets
 from bot.runner import started
 
 Output = Callable[[str], None]
@@ -135,7 +135,7 @@ def log_to_file(path: Path, token: str, errors: ErrorCollector) -> Iterator[None
     root = logging.getLogger()
     file_handler = logging.FileHandler(path, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    file_handler.addFilter(RedactToken(token))
+    file_handler.addFilter(RedactSecrets([token]))
     quiet_loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
     saved = (root.level, [logger.level for logger in quiet_loggers])
     root.addHandler(file_handler)
@@ -474,7 +474,7 @@ class Session:
         if message is None or not flat:
             self.say("(the bot's latest message here has no buttons)")
             return None
-        if not argument.strip().isdigit() or not 1 <= int(argument) <= len(flat):
+        if not re.fullmatch(r"[0-9]+", argument.strip()) or not 1 <= int(argument) <= len(flat):
             self.say(f"usage: :tap N, with N from 1 to {len(flat)}")
             return None
         return message, flat[int(argument) - 1]
@@ -539,7 +539,7 @@ class Session:
             self.say(f"(no t.me/{BOT_USERNAME}?start=… link to open yet)")
             return
         number = argument.strip() or "1"
-        if not number.isdigit() or not 1 <= int(number) <= len(links):
+        if not re.fullmatch(r"[0-9]+", number) or not 1 <= int(number) <= len(links):
             self.say(f"usage: :open [N], with N from 1 to {len(links)}")
             return
         await self.open_payload(links[int(number) - 1])

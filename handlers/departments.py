@@ -12,7 +12,11 @@ from bot import callbacks
 from bot.departments import Resolution
 from bot.i18n import Language, t
 from bot.plan import Department
+from bot.render.text import shorten
 from handlers.common import Caller, reply
+
+QUERY_SHOWN = 40
+"""At most this much of a name that matched nothing is quoted back (it may be a paragraph)."""
 
 
 def choices(
@@ -32,12 +36,13 @@ async def answer_unresolved(
     update: Update, who: Caller, resolution: Resolution, action: str, arg: str = ""
 ) -> None:
     """Several departments match: buttons to choose; none: look-alikes to choose, or a hint."""
+    query = shorten(resolution.query, QUERY_SHOWN)
     if resolution.ambiguous:
         count = len(resolution.candidates)
-        text = t(who.lang, "dept.ambiguous", query=resolution.query, count=count)
+        text = t(who.lang, "dept.ambiguous", query=query, count=count)
         await reply(update, text, choices(resolution.candidates, action, arg, who.lang))
     elif resolution.suggestions:
-        text = t(who.lang, "dept.did_you_mean", query=resolution.query)
+        text = t(who.lang, "dept.did_you_mean", query=query)
         await reply(update, text, choices(resolution.suggestions, action, arg, who.lang))
     else:
-        await reply(update, t(who.lang, "dept.unknown", query=resolution.query))
+        await reply(update, t(who.lang, "dept.unknown", query=query))

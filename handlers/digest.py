@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from telegram import Update
 
 from bot.context import BotContext
 from bot.i18n import t
+from bot.parsing import fold_digits
 from bot.permissions import Action
 from bot.statuses import fold
 from handlers.common import Caller, caller, check, command_words, reply
@@ -24,7 +24,8 @@ WEEKDAYS = {
         ("sun", "sunday", "周日", "周天", "星期日", "星期天", "礼拜日", "礼拜天", "日", "天"),
     ), start=1) for word in words},
 }  # fmt: skip
-TIME_RE = re.compile(r"^([01]?\d|2[0-3])[:：.]([0-5]\d)$")
+TIME_RE = re.compile(r"^([01]?[0-9]|2[0-3])[:：.．]([0-5][0-9])$")
+"""After :func:`fold_digits`: ASCII digits (a Unicode digit class passed ٥ to the database)."""
 
 
 async def show(update: Update, context: BotContext, who: Caller) -> None:
@@ -76,7 +77,7 @@ async def digest_command(update: Update, context: BotContext) -> None:
         if weekday is None:
             await reply(update, t(who.lang, "error.weekday", given=words[0][:20]))
             return
-        match = TIME_RE.match(unicodedata.normalize("NFKC", words[1]))
+        match = TIME_RE.match(fold_digits(words[1]))
         if match is None:
             await reply(update, t(who.lang, "error.time", given=words[1][:20]))
             return

@@ -107,8 +107,8 @@ async def join_department(update: Update, context: BotContext, who: Caller, code
     ]
     if invite.role is Role.MANAGER:
         lines.append(t(who.lang, "join.manager_next", code=dept.code))
+    await reply(update, join(lines, "\n"))  # first: the invite is spent, the menu is extra
     await refresh_chat_menu(context, who.user_id)
-    await reply(update, join(lines, "\n"))
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -141,6 +141,8 @@ async def invite_command(update: Update, context: BotContext) -> None:
         words = words[:-1]
     if not words:
         await reply(update, t(who.lang, "usage.invite"))
+        return
+    if not (await check(update, who, context, Action.INVITE, manager_invite=manager)).allowed:
         return
     resolution = context.resolver.resolve(" ".join(words))
     if resolution.department is None:

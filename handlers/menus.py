@@ -12,7 +12,7 @@ from telegram import (
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
 )
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.commands import Audience, Command, available, level
 from bot.context import BotContext
@@ -54,7 +54,10 @@ async def register_menus(bot: Bot, commands: Sequence[Command], default: Languag
 async def set_chat_menu(
     bot: Bot, commands: Sequence[Command], chat_id: int, audience: Audience, default: Language
 ) -> None:
-    """A person's own menu in their private chat, with the commands of their role."""
+    """A person's own menu in their private chat, with the commands of their role.
+
+    Best-effort: the answer it follows has been sent, and a menu that fails now is set again at
+    the next /start; a failure is logged, never raised into the handler."""
     try:
         for code in ("", *LANGUAGES):
             lang: Language = default if code == "" else code  # type: ignore[assignment]
@@ -66,6 +69,8 @@ async def set_chat_menu(
     except (BadRequest, Forbidden) as exc:
         # Telegram knows a private chat only once the person has started the bot.
         log.info("menu for chat %s not set yet: %s", chat_id, exc.message)
+    except TelegramError as exc:
+        log.warning("menu for chat %s not set: %s", chat_id, exc.message)
 
 
 async def refresh_chat_menu(context: BotContext, user_id: int) -> None:

@@ -226,17 +226,25 @@ async def find_command(update: Update, context: BotContext) -> None:
     """/find <words>: tasks whose text holds every word."""
     who = await caller(update, context)
     query = " ".join(command_words(update))
-    if not query:
+    if not search_words(query):
         await reply(update, t(who.lang, "usage.find"))
         return
     await send_list(update, context, who.lang, "f", *await search(context, query, who.lang))
 
 
+def search_words(query: str) -> list[str]:
+    """The words to look for, folded as the text is; one that folds to nothing (``-``, ``_``)
+    is no word: it would be found in every task."""
+    return [word for word in map(fold, query.split()) if word]
+
+
 async def search(
     context: BotContext, query: str, lang: Language
 ) -> tuple[TaskList, dict[int, TaskState]]:
-    words = [fold(word) for word in query.split()]
-    found = [task for task in context.plan.tasks if all(w in fold(task.text) for w in words)]
+    words = search_words(query)
+    found = [
+        task for task in context.plan.tasks if words and all(w in fold(task.text) for w in words)
+    ]
     states = await context.storage.updates.states([task.number for task in found])
     title = t(lang, "find.title", query=query[:100], count=len(found))
     return TaskList(title, [ListItem(task) for task in found], query), states

@@ -57,7 +57,7 @@ class Digests:
         """Change some of the settings, keeping the others."""
         if weekday is not None and not 1 <= weekday <= 7:
             raise ValueError("weekday is an ISO weekday from 1 (Monday) to 7 (Sunday)")
-        if at_time is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at_time):
+        if at_time is not None and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", at_time):
             raise ValueError("at_time is HH:MM")
 
         def work(conn: sqlite3.Connection) -> DigestSettings:

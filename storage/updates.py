@@ -80,12 +80,27 @@ INSERT INTO task_state
 VALUES (:year, :task, :status, :progress, :id, :now, CASE WHEN :changed THEN :now END)
 ON CONFLICT (plan_year, task) DO UPDATE SET
     status = excluded.status,
-    progress = coalesce(excluded.progress, task_state.progress),
+    progress = excluded.progress,
     last_update_id = excluded.last_update_id,
     updated_at = excluded.updated_at,
     status_changed_at = CASE WHEN :changed THEN excluded.updated_at
                              ELSE task_state.status_changed_at END
 """
+
+
+def carried_progress(
+    old: Status, old_progress: int | None, new: Status, given: int | None
+) -> int | None:
+    """The task's progress after an update: the figure given; else the last one, unless the
+    status moved to where it no longer holds (not started has none, done is 100%, and in
+    progress or blocked keep a figure only below 100%)."""
+    if given is not None or new == old:
+        return old_progress if given is None else given
+    if new is Status.NOT_STARTED:
+        return None
+    if new is Status.DONE:
+        return 100
+    return old_progress if old_progress is not None and old_progress < 100 else None
 
 
 STATUS_OF = {status.value: status for status in Status}
@@ -185,9 +200,11 @@ class Updates:
                     return Recorded(_update(before), 0)
             now = self._db.now()  # on the writer's thread: ids and times grow together
             row = read_one(
-                conn, "SELECT status FROM task_state WHERE plan_year = ? AND task = ?", (year, task)
+                conn,
+                "SELECT status, progress FROM task_state WHERE plan_year = ? AND task = ?",
+                (year, task),
             )
-            old = STATUS_OF[row[0]] if row else NOT_REPORTED
+            old, old_progress = (STATUS_OF[row[0]], row[1]) if row else (NOT_REPORTED, None)
             new = status or old
             params = {
                 "year": year,
@@ -211,7 +228,7 @@ class Updates:
                     "year": year,
                     "task": task,
                     "status": new.value,
-                    "progress": progress,
+                    "progress": carried_progress(old, old_progress, new, progress),
                     "id": update_id,
                     "now": now,
                     "changed": new != old,

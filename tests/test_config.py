@@ -80,6 +80,16 @@ def test_values_from_environment_and_dotenv(
     ("env", "expected"),
     [
         ({"TELEGRAM_BOT_TOKEN": "abc"}, "TELEGRAM_BOT_TOKEN is invalid (malformed token)"),
+        # \d matches full-width and other scripts' digits: a token's id is ASCII digits only.
+        (
+            {"TELEGRAM_BOT_TOKEN": "１２３４５６７８９" + TOKEN[9:]},
+            "TELEGRAM_BOT_TOKEN is invalid (malformed token)",
+        ),
+        (
+            {"TELEGRAM_BOT_TOKEN": "١٢٣٤٥٦٧٨٩" + TOKEN[9:]},
+            "TELEGRAM_BOT_TOKEN is invalid (malformed token)",
+        ),
+        ({"BOT_ADMINS": "１２３４５"}, "BOT_ADMINS is invalid (not a list of numeric user ids)"),
         ({"BOT_ADMINS": "alice"}, "BOT_ADMINS is invalid (not a list of numeric user ids)"),
         ({"BOT_TIMEZONE": "Mars/Base"}, "BOT_TIMEZONE is invalid (unknown time zone)"),
         ({"BOT_LANGUAGE": "fr"}, "BOT_LANGUAGE is invalid"),
@@ -119,6 +129,14 @@ def run_bot(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     [
         ({}, "error: TELEGRAM_BOT_TOKEN is not set"),
         ({"TELEGRAM_BOT_TOKEN": "123:short"}, "error: TELEGRAM_BOT_TOKEN is invalid"),
+        (
+            # Refused at start, before any connection (the closed port would say otherwise).
+            {
+                "TELEGRAM_BOT_TOKEN": "１２３４５６７８９" + TOKEN[9:-5] + "short",
+                "TELEGRAM_API_BASE_URL": "http://127.0.0.1:1",
+            },
+            "error: TELEGRAM_BOT_TOKEN is invalid (malformed token)",
+        ),
         (
             {"TELEGRAM_BOT_TOKEN": TOKEN, "TASKS_FILE": "missing.json"},
             "error: TASKS_FILE: cannot read tasks file missing.json: No such file or directory",

@@ -71,3 +71,12 @@ def test_unknown_name_suggests_without_choosing(resolver: DepartmentResolver) ->
     several = resolver.resolve("cnipa boss")
     assert not several.ambiguous and several.candidates == ()
     assert resolver.resolve("   ").department is None
+
+
+def test_a_query_longer_than_any_name_is_unknown_but_a_long_name_with_a_typo_is_not(
+    resolver: DepartmentResolver,
+) -> None:
+    typo = "State Administration of Science, Technology and Industry for National Defense"
+    assert [d.code for d in resolver.resolve(typo).suggestions][:1] == ["sastind"]
+    pasted = resolver.resolve(typo * 50)
+    assert pasted.department is None and pasted.candidates == pasted.suggestions == ()

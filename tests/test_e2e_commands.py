@@ -55,6 +55,21 @@ async def test_member_joins_by_deep_link_and_sees_the_departments_tasks(bot: Har
     assert "第 2/4 页" in edited.text
 
 
+async def test_a_failing_menu_does_not_cost_the_welcome(bot: Harness) -> None:
+    """The invite is spent when opened: the welcome comes first, the menu is best-effort."""
+    admin, admin_dm = bot.user(ADMIN_ID, "Ada")
+    link = invite_link(await bot.ask(admin, admin_dm, "/invite cnipa"))
+    ming, dm = bot.user(MING, "Ming")
+    bot.fake.fail_next("setMyCommands", error_code=500, count=12)
+    replies = await bot.say(ming, dm, f"/start {link}")
+    assert [r.text.splitlines()[0] for r in replies] == ["欢迎加入国家知识产权局（成员）！"]
+    assert (await bot.ask(ming, dm, "/mytasks")).startswith("我的部门的任务：48 项")
+    replies = await bot.say(ming, dm, "/start")  # the menu fails again: the hello still stands
+    assert [r.text.splitlines()[0] for r in replies] == [
+        "你好，Ming！我协助各部门推进《2024 年知识产权强国建设推进计划》的任务落实。"
+    ]
+
+
 async def test_a_used_invite_is_refused(bot: Harness) -> None:
     admin, admin_dm = bot.user(ADMIN_ID, "Ada")
     link = invite_link(await bot.ask(admin, admin_dm, "/invite cnipa"))
@@ -107,7 +122,7 @@ async def test_a_stranger_is_refused_but_may_read(bot: Harness) -> None:
     bo, dm = bot.user(BO, "Bo")
     assert await bot.ask(bo, dm, "/update 1 done") == "你还没有加入任何部门，请先通过邀请链接加入。"
     assert await bot.ask(bo, dm, "/note 1 hi") == "你还没有加入任何部门，请先通过邀请链接加入。"
-    assert "只有管理员或国家知识产权局的负责人可以邀请" in await bot.ask(bo, dm, "/invite cnipa")
+    assert await bot.ask(bo, dm, "/invite cnipa") == "只有管理员或部门负责人可以邀请成员。"
     assert "任务 1 ·" in await bot.ask(bo, dm, "/task 1")
     assert "包含“商标”的任务" in await bot.ask(bo, dm, "/find 商标")
     assert "部门" in await bot.ask(bo, dm, "/depts")

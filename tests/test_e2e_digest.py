@@ -71,6 +71,10 @@ async def test_digest_command_shows_changes_and_sends_now(tmp_path: Path) -> Non
         assert moved.startswith("本聊天的周报：开启，每周五 16:30")
         assert "不认识“someday”" in await bot.ask(admin, group, "/digest someday 10:00")
         assert "时间“25:00”不对" in await bot.ask(admin, group, "/digest fri 25:00")
+        # Full-width digits are typed on Chinese keyboards; other scripts' digits are not a time.
+        assert "时间“9:0٥”不对" in await bot.ask(admin, group, "/digest fri 9:0٥")
+        assert "时间“²:00”不对" in await bot.ask(admin, group, "/digest fri ²:00")
+        assert "每周五 09:05" in await bot.ask(admin, group, "/digest fri ０９．０５")
         assert "关闭" in await bot.ask(admin, group, "/digest off")
         await bot.fake.send(admin, group, "/digest now")
         replies = await bot.fake.replies(group, at_least=2, timeout=10)

@@ -172,3 +172,40 @@ async def test_a_reply_right_after_the_card_is_not_lost(
     held.set()
     (answer,) = await bot.fake.replies(dm, at_least=1)
     assert answer.text == "已为任务 10 添加说明。"
+
+
+async def test_a_button_whose_number_is_in_other_digits_is_stale(bot: Harness) -> None:
+    """Buttons carry ASCII digits; ``\\d`` matched Arabic-Indic and full-width ones too, and
+    int() read them, so a forged ``st1:١:d`` marked task 1 done."""
+    ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
+    (card,) = await bot.say(ming, dm, "/task 1")
+    for data in ("st1:١:d", "st1:１:d", "nt1:١", "fl1:١:1"):
+        answer = await bot.fake.callback_answer(await bot.fake.tap(ming, card, data, forged=True))
+        assert answer.text == "这个按钮已失效，请重新发送命令。", data
+    assert "状态：⚪ 未启动" in await bot.ask(ming, dm, "/task 1")
+    assert "已关注" not in await bot.ask(ming, dm, "/subscriptions")
+
+
+def shown_status(card: str) -> str:
+    """The status and progress a card shows: its status line without the health light."""
+    line = next(line for line in card.splitlines() if line.startswith("状态："))
+    return line.removeprefix("状态：").rsplit(" · ", 1)[0]
+
+
+async def test_moving_back_from_done_does_not_keep_100_percent(bot: Harness) -> None:
+    """A status change without a figure keeps the last one only where it still holds: none
+    when not started, below 100% when in progress or blocked."""
+    ming, dm, _ = await join(bot, MING, "Ming", "cnipa")
+    await bot.ask(ming, dm, "/update 1 done")
+    assert shown_status(await bot.ask(ming, dm, "/update 1 未启动")) == "⚪ 未启动"
+
+    await bot.ask(ming, dm, "/update 1 done")
+    (card,) = await bot.say(ming, dm, "/task 1")
+    await bot.fake.tap(ming, card, text="🔵 进行中")  # a button follows the same rule
+    await bot.fake.replies(dm)
+    assert shown_status(bot.fake.last_bot_message(dm).text) == "🔵 进行中"
+
+    await bot.ask(ming, dm, "/update 1 进行中 60%")
+    assert shown_status(await bot.ask(ming, dm, "/update 1 受阻 等待审批")) == "⛔ 受阻 · 60%"
+    assert shown_status(await bot.ask(ming, dm, "/update 1 进行中")) == "🔵 进行中 · 60%"
+    assert shown_status(await bot.ask(ming, dm, "/update 1 未启动 10%")) == "⚪ 未启动 · 10%"

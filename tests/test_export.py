@@ -75,7 +75,7 @@ def expected(lang: Language = "zh") -> dict[int, tuple[str, str, str, str]]:
         1: ("进行中", "60", TRICKY, "Ming（国家知识产权局）"),
         9: ("未启动", "", FORMULA, "Lan 兰（中央宣传部）"),
         50: ("受阻", "", "", ""),
-        110: ("已完成", "", "完成", "Lan 兰"),
+        110: ("已完成", "100", "完成", "Lan 兰"),  # done without a figure is 100%
     }
 
 

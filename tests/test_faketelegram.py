@@ -576,6 +576,19 @@ async def test_raw_protocol(fake: FakeTelegram) -> None:
     assert [m.text for m in fake.bot_messages(fake.private_chat(alice))] == ["j", "f"]
 
 
+async def test_a_lone_surrogate_from_a_user_is_delivered_escaped(fake: FakeTelegram) -> None:
+    """A client's malformed UTF-16 can leave half a surrogate pair in a message: it counts as
+    one UTF-16 unit and goes out as JSON's escape, since it cannot be UTF-8."""
+    alice = fake.add_user(1001, "Alice", started=True)
+    await fake.send(alice, fake.private_chat(alice), "/note 1 a\ud800b")
+    async with httpx.AsyncClient(base_url=fake.base_url + TOKEN) as client:
+        answer = await client.post("/getUpdates")
+    assert b"a\\ud800b" in answer.content
+    (update,) = answer.json()["result"]
+    assert update["message"]["text"] == "/note 1 a\ud800b"
+    assert update["message"]["entities"] == [{"type": "bot_command", "offset": 0, "length": 5}]
+
+
 async def test_get_updates_long_polls_and_confirms_by_offset(fake: FakeTelegram, bot: Bot) -> None:
     alice = fake.add_user(1001, "Alice")
     started = time.monotonic()

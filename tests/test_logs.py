@@ -6,16 +6,20 @@ import io
 import logging
 import re
 import secrets
+import socket
 import string
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.cli import main
 from bot.faketelegram import FakeTelegram
-from bot.logs import REDACTED, RedactToken, configure_logging
+from bot.logs import REDACTED, RedactSecrets, configure_logging
+from bot.webhook import SECRET_HEADER
 from tests.botprocess import ADMIN_ID, bot_process, until
 
 RECORD = re.compile(
@@ -77,6 +81,62 @@ async def test_the_running_bot_never_logs_its_token_even_at_debug(tmp_path: Path
     assert strays == []
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_in_webhook_mode_at_debug_neither_the_token_nor_the_webhook_secret_is_logged(
+    tmp_path: Path,
+) -> None:
+    """PTB logs setWebhook's parameters at DEBUG, ``secret_token`` among them: the webhook
+    secret is hidden like the token, whatever logged it."""
+    token = planted_token()
+    webhook_secret = "wh_" + secrets.token_urlsafe(24)
+    port = free_port()
+    database, output = tmp_path / "bot.db", tmp_path / "bot.log"
+    async with FakeTelegram(token, bot_username="plan_test_bot") as fake:
+        ming = fake.add_user(2, "Ming", started=True)
+        env = {
+            "LOG_LEVEL": "debug",
+            "WEBHOOK_URL": "https://bot.example.org/telegram/updates",
+            "WEBHOOK_SECRET": webhook_secret,
+            "PORT": str(port),
+        }
+        async with bot_process(fake, database, output, **env) as bot:
+            await until(lambda: "webhook mode: listening" in bot.text(), "listening", bot=bot)
+            assert fake.webhook_url == env["WEBHOOK_URL"]
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": int(time.time()),
+                    "chat": {"id": ming.id, "type": "private", "first_name": "Ming"},
+                    "from": {"id": ming.id, "is_bot": False, "first_name": "Ming"},
+                    "text": f"/task 1 {webhook_secret}",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+                },
+            }
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(
+                    f"http://127.0.0.1:{port}/telegram/updates",
+                    json=update,
+                    headers={SECRET_HEADER: webhook_secret},
+                )
+            assert answer.status_code == 200
+            assert await fake.replies(fake.private_chat(ming), timeout=10)
+            code, _ = await bot.terminate()
+    text = output.read_text(encoding="utf-8")
+
+    assert code == 0, text[-3000:]
+    for secret in (token, token.partition(":")[2], webhook_secret):
+        assert secret.lower() not in text.lower()
+    # The places they would be are in the output: setWebhook's parameters, the update logged.
+    assert re.search(rf"DEBUG telegram\.\S+: .*setWebhook.*'secret_token': '{REDACTED}'", text)
+    assert re.search(rf"/task 1 {REDACTED}", text)
+
+
 @pytest.fixture
 def root_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Put the root logger back as pytest had it after ``configure_logging`` replaced it."""
@@ -93,8 +153,8 @@ def root_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.usefixtures("root_logging")
 def test_every_logger_at_every_level_goes_through_the_redaction() -> None:
-    token = planted_token()
-    configure_logging("DEBUG", token=token)
+    token, webhook_secret = planted_token(), "wh_" + secrets.token_urlsafe(24)
+    configure_logging("DEBUG", secrets=[token, webhook_secret])
     stream = io.StringIO()
     (handler,) = logging.getLogger().handlers
     assert isinstance(handler, logging.StreamHandler)
@@ -102,6 +162,9 @@ def test_every_logger_at_every_level_goes_through_the_redaction() -> None:
 
     logging.getLogger("httpx").debug("POST https://api.telegram.org/bot%s/getMe", token)
     logging.getLogger("some.library").info("secret part alone: %s", token.partition(":")[2])
+    logging.getLogger("telegram.ext.ExtBot").debug(
+        "setWebhook {'secret_token': %r}", webhook_secret
+    )
     try:
         raise RuntimeError(f"request to /bot{token}/sendMessage failed")
     except RuntimeError:
@@ -113,17 +176,18 @@ def test_every_logger_at_every_level_goes_through_the_redaction() -> None:
     text = stream.getvalue()
 
     assert token.lower() not in text.lower() and token.partition(":")[2] not in text
-    assert text.count(REDACTED) == 4
+    assert webhook_secret not in text and f"'secret_token': '{REDACTED}'" in text
+    assert text.count(REDACTED) == 5
     assert "CRITICAL bot: uncaught exception\nTraceback" in text
     assert "RuntimeError: request to /bot<token>/sendMessage failed" in text
 
 
 @pytest.mark.usefixtures("root_logging")
 def test_below_debug_httpx_is_held_at_warning() -> None:
-    configure_logging("INFO", token=planted_token())
+    configure_logging("INFO", secrets=[planted_token()])
     assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
     assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
-    configure_logging("DEBUG", token=planted_token())
+    configure_logging("DEBUG", secrets=[planted_token()])
     assert logging.getLogger("httpcore").isEnabledFor(logging.DEBUG)
 
 
@@ -136,7 +200,7 @@ def test_a_formatted_exception_is_redacted_for_every_handler() -> None:
         record = logging.LogRecord(
             "x", logging.ERROR, "f", 1, "boom", None, (ValueError, exc, None)
         )
-    assert RedactToken(token).filter(record)
+    assert RedactSecrets([token]).filter(record)
     assert logging.Formatter().format(record).endswith(f"ValueError: {REDACTED}")
 
 

@@ -262,6 +262,9 @@ async def test_buttons_numbered_across_rows_and_tap_edits_with_toast(
     await state.handle(":tap 4")
     assert out == ["usage: :tap N, with N from 1 to 3\n"]
     out.clear()
+    await state.handle(":tap ²")  # a digit to str.isdigit(), not to int()
+    assert out == ["usage: :tap N, with N from 1 to 3\n"]
+    out.clear()
     await state.handle(":tap 3")
     assert "".join(out).splitlines() == ["toast: saved c", "bot (edited): tapped c"]
 

@@ -499,6 +499,30 @@ async def test_a_progress_only_update_keeps_the_status(storage: Storage) -> None
     assert (state.status, state.progress) == (Status.IN_PROGRESS, 60)
 
 
+@pytest.mark.parametrize(
+    ("before", "change", "after"),
+    [
+        ((Status.DONE, 100), {"status": Status.NOT_STARTED}, None),
+        ((Status.DONE, 100), {"status": Status.IN_PROGRESS}, None),
+        ((Status.DONE, 100), {"status": Status.BLOCKED}, None),
+        ((Status.IN_PROGRESS, 60), {"status": Status.BLOCKED}, 60),
+        ((Status.IN_PROGRESS, 60), {"status": Status.NOT_STARTED}, None),
+        ((Status.IN_PROGRESS, 60), {"status": Status.DONE}, 100),
+        ((Status.IN_PROGRESS, 60), {"status": Status.IN_PROGRESS}, 60),  # no change: kept
+        ((Status.IN_PROGRESS, 60), {"note": "a note"}, 60),
+        ((Status.DONE, 100), {"status": Status.NOT_STARTED, "progress": 10}, 10),  # given
+        ((Status.BLOCKED, 100), {"status": Status.IN_PROGRESS, "progress": 90}, 90),
+    ],
+)
+async def test_a_status_change_without_a_figure_drops_one_that_no_longer_holds(
+    storage: Storage, before: tuple[Status, int], change: dict[str, object], after: int | None
+) -> None:
+    await person(storage)
+    await report(storage, 7, status=before[0], progress=before[1])
+    await report(storage, 7, **change)
+    assert (await storage.updates.state(7)).progress == after
+
+
 async def test_status_changed_at_moves_only_when_the_status_changes(
     storage: Storage, clock: FakeClock
 ) -> None:

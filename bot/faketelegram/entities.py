@@ -49,8 +49,8 @@ def _utf16_index(text: str, index: int, bmp_only: bool) -> int:
 
 def utf16_slice(text: str, offset: int, length: int) -> str:
     """The part of ``text`` an entity covers (offset and length in UTF-16 units)."""
-    units = text.encode("utf-16-le")
-    return units[2 * offset : 2 * (offset + length)].decode("utf-16-le", "replace")
+    units = text.encode("utf-16-le", "surrogatepass")
+    return units[2 * offset : 2 * (offset + length)].decode("utf-16-le", "surrogatepass")
 
 
 def detect_entities(text: str) -> list[dict[str, Any]]:

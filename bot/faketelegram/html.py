@@ -65,8 +65,9 @@ class _OpenTag:
 
 
 def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit of every Bot API offset and length."""
-    return len(text.encode("utf-16-le")) // 2
+    """Length in UTF-16 code units, the unit of every Bot API offset and length (a lone
+    surrogate, as a client's malformed UTF-16 leaves, is one unit)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def normalize_link(url: str) -> str | None:

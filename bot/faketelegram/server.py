@@ -123,6 +123,16 @@ class Dispatcher:
             return 500, error.payload()
 
 
+def json_body(body: object) -> bytes:
+    """A response as UTF-8 JSON. A string that is not valid Unicode (a lone surrogate from a
+    client's malformed UTF-16) cannot be UTF-8: the response then escapes it (``\\ud800``), as
+    JSON allows, and a client's decoder gets it back as it was."""
+    try:
+        return json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body).encode()
+
+
 def parse_params(request: tornado.httputil.HTTPServerRequest) -> Params:
     """Parameters from the query string and a JSON, form or multipart body."""
     values: dict[str, Any] = {
@@ -179,9 +189,7 @@ class _BotApiHandler(_TrackedHandler):
                 status, body = exc.error_code, exc.payload()
             else:
                 status, body = await self.server.dispatcher.call(token, name, params)
-            await self._respond(
-                status, json.dumps(body, ensure_ascii=False).encode(), "application/json"
-            )
+            await self._respond(status, json_body(body), "application/json")
         finally:
             if task is not None:
                 self.server.tasks.discard(task)
