@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -179,7 +180,10 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     if app.job_queue is not None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
-    await register_menus(app.bot, settings.bot_language)
+    try:
+        await register_menus(app.bot, settings.bot_language)
+    except TelegramError as exc:  # the menu is a convenience: the commands work without it
+        log.warning("command menus not registered (%s); the commands work without them", exc)
     await start_sender(app)  # after the storage is open: drains what a restart left owed
     # What is loaded now (modules, the plan) lives as long as the bot: keep it out of the
     # collector's full passes, which otherwise walk it all and stall busy moments (bench/scale).

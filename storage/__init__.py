@@ -32,9 +32,13 @@ class Storage:
         self.message_tasks = MessageTasks(self.db)
 
     async def open(self) -> None:
-        """Open the database and bring its schema up to date."""
+        """Open the database and bring its schema up to date (or leave it closed)."""
         await self.db.open()
-        await self.db.migrate()
+        try:
+            await self.db.migrate()
+        except BaseException:
+            await self.db.close()  # else its threads keep the process from exiting
+            raise
 
     async def close(self) -> None:
         await self.db.close()

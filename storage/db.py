@@ -4,6 +4,8 @@ Every multi-statement write runs in one ``BEGIN IMMEDIATE`` transaction on the s
 connection, serialised by a lock, so that no coroutine's statement lands inside another's
 transaction. Reads go through a separate read-only connection, which under WAL sees every
 committed write and never blocks the writer.
+
+A database that cannot be used is refused when it is opened, with :class:`DatabaseUnusable`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.files import Problem, os_problem, path_problem, sqlite_problem
 from storage.migrations import MIGRATIONS, Migration
 
 Clock = Callable[[], datetime]
@@ -47,6 +50,14 @@ def from_db(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+class DatabaseUnusable(sqlite3.DatabaseError):
+    """The database cannot be used: one line with what is wrong and what to do."""
+
+    def __init__(self, path: Path, problem: Problem) -> None:
+        super().__init__(f"database {path}: {problem.what}: {problem.remedy}")
+        self.problem = problem
+
+
 class Database:
     def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
         self.path = path
@@ -56,15 +67,35 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open, or refuse with :class:`DatabaseUnusable`: a directory, a folder that cannot be
+        made, a file that is not SQLite or is cut short, one that cannot be written."""
+        if problem := path_problem(self.path):
+            raise DatabaseUnusable(self.path, problem)
         try:
             self._writer = await self._connect()
             await write(self._writer, "PRAGMA journal_mode = WAL")
+            await self._probe_writable(self._writer)
             self._reader = await self._connect()
             await write(self._reader, "PRAGMA query_only = ON")
-        except BaseException:
+            await write(self._reader, "SELECT count(*) FROM sqlite_master")
+        except BaseException as exc:
             await self.close()
+            if isinstance(exc, sqlite3.Error) and (problem := sqlite_problem(exc)):
+                raise DatabaseUnusable(self.path, problem) from exc
+            if isinstance(exc, OSError):
+                raise DatabaseUnusable(self.path, os_problem(exc)) from exc
             raise
+
+    @staticmethod
+    async def _probe_writable(conn: aiosqlite.Connection) -> None:
+        """SQLite opens a file it may not write read-only, silently: find out now, not at the
+        first update (a write that is rolled back leaves the file as it was)."""
+        await write(conn, "BEGIN IMMEDIATE")
+        try:
+            version = (await read_one(conn, "PRAGMA user_version") or (0,))[0]
+            await write(conn, f"PRAGMA user_version = {int(version)}")
+        finally:
+            await write(conn, "ROLLBACK")
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -155,13 +186,28 @@ class Database:
     async def migrate(
         self, migrations: Iterable[Migration] = MIGRATIONS, *, target: int | None = None
     ) -> list[int]:
-        """Apply the migrations not yet recorded, each atomically; returns the versions applied."""
+        """Apply the migrations not yet recorded, each atomically; returns the versions applied.
+
+        A database whose schema is newer than the newest migration given is refused: it was
+        made by a newer version of the bot, and this one would misread it.
+        """
         await write(
             self.writer,
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )
+        migrations = tuple(migrations)
         current = await self.schema_version()
+        known = max((m.version for m in migrations), default=0)
+        if current > known:
+            raise DatabaseUnusable(
+                self.path,
+                Problem(
+                    f"its schema is version {current}, made by a newer version of the bot "
+                    f"(this one knows versions up to {known})",
+                    "run that newer version, or restore a backup made by this one",
+                ),
+            )
         applied: list[int] = []
         for migration in migrations:
             if migration.version <= current or (target is not None and migration.version > target):
@@ -176,8 +222,10 @@ class Database:
                 )
                 try:
                     await self.writer.executescript(script)
-                except BaseException:
+                except BaseException as exc:
                     await asyncio.shield(self._rollback_if_open(self.writer))
+                    if isinstance(exc, sqlite3.Error) and (problem := sqlite_problem(exc)):
+                        raise DatabaseUnusable(self.path, problem) from exc
                     raise
             applied.append(migration.version)
         return applied
