@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,7 @@ from bot.delivery import start_sender, stop_sender
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.flood import FloodControl, SharedRateLimiter
+from bot.health_check import HEARTBEAT, write_report
 from bot.i18n import pick_language, plain, t
 from bot.plan import load_plan
 from handlers import (
@@ -154,6 +156,24 @@ async def digest_tick(context: BotContext) -> None:
         wake_sender(context)
 
 
+async def health_tick(context: BotContext) -> None:
+    """Look at the database's files and leave the report the polling-mode health check reads."""
+    report_health(context.settings.database_path, context.storage.db.health())
+
+
+def database_failed(database: Path, problem: str) -> None:
+    """The storage stopped trusting the database: say so once, and fail the health check now."""
+    log.error("%s; writes are refused and the health check fails until a restart", problem)
+    report_health(database, problem)
+
+
+def report_health(database: Path, problem: str | None) -> None:
+    try:
+        write_report(database, problem)
+    except OSError as exc:  # the check then finds the report stale: unhealthy all the same
+        log.warning("health report beside %s not written: %s", database, exc)
+
+
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button whose data matches no current layout: forged, or from an old version."""
     query = update.callback_query
@@ -172,6 +192,8 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     data.resolver = DepartmentResolver(data.plan.departments)
     data.storage = Storage(settings.database_path, clock=data.clock or utcnow)
     await data.storage.open()
+    data.storage.db.on_failure = lambda problem: database_failed(settings.database_path, problem)
+    report_health(settings.database_path, None)
     data.tracking_since = await data.storage.db.tracking_since()
     data.digester = Digester(
         data.storage, data.plan, zone=settings.timezone,
@@ -180,6 +202,7 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     if app.job_queue is not None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
+        app.job_queue.run_repeating(health_tick, interval=HEARTBEAT, first=HEARTBEAT, name="health")
     try:
         await register_menus(app.bot, settings.bot_language)
     except TelegramError as exc:  # the menu is a convenience: the commands work without it

@@ -5,7 +5,9 @@ connection, serialised by a lock, so that no coroutine's statement lands inside 
 transaction. Reads go through a separate read-only connection, which under WAL sees every
 committed write and never blocks the writer.
 
-A database that cannot be used is refused when it is opened, with :class:`DatabaseUnusable`.
+A database that cannot be used is refused when it is opened (:class:`DatabaseUnusable`), and a
+write that did not reach the file at the database's path raises :class:`WriteFailed`, never
+returns as if recorded; after either the database remembers it is unhealthy (``failure``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.files import Problem, os_problem, path_problem, sqlite_problem
+from storage.files import DatabaseFiles, Problem, os_problem, path_problem, sqlite_problem
 from storage.migrations import MIGRATIONS, Migration
 
 Clock = Callable[[], datetime]
@@ -32,6 +34,9 @@ PRAGMAS = (
     "PRAGMA busy_timeout = 5000",
     # FULL: a committed status update survives a power cut, not only a crash of the bot.
     "PRAGMA synchronous = FULL",
+    # No memory-mapped reads of the database file: a page the kernel cannot back is a SIGBUS.
+    # (The -shm index is always mapped; storage/files.py watches it.)
+    "PRAGMA mmap_size = 0",
 )
 
 
@@ -58,6 +63,11 @@ class DatabaseUnusable(sqlite3.DatabaseError):
         self.problem = problem
 
 
+class WriteFailed(DatabaseUnusable):
+    """A write was not recorded: SQLite refused it, or the file it went to is not (or no
+    longer) the one at the database's path."""
+
+
 class Database:
     def __init__(self, path: Path, *, clock: Clock = utcnow) -> None:
         self.path = path
@@ -65,10 +75,15 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._files = DatabaseFiles(path)
+        self._problem: Problem | None = None
+        self.on_failure: Callable[[str], None] | None = None
+        """Told once, when ``failure`` is first set (the bot reports its health with it)."""
 
     async def open(self) -> None:
         """Open, or refuse with :class:`DatabaseUnusable`: a directory, a folder that cannot be
         made, a file that is not SQLite or is cut short, one that cannot be written."""
+        self._problem = None
         if problem := path_problem(self.path):
             raise DatabaseUnusable(self.path, problem)
         try:
@@ -78,6 +93,7 @@ class Database:
             self._reader = await self._connect()
             await write(self._reader, "PRAGMA query_only = ON")
             await write(self._reader, "SELECT count(*) FROM sqlite_master")
+            self._files.watch()
         except BaseException as exc:
             await self.close()
             if isinstance(exc, sqlite3.Error) and (problem := sqlite_problem(exc)):
@@ -113,6 +129,7 @@ class Database:
             if conn is not None:
                 await conn.close()
         self._reader = self._writer = None
+        self._files.close()  # only now: closing a descriptor drops the process's file locks
 
     @property
     def writer(self) -> aiosqlite.Connection:
@@ -129,19 +146,70 @@ class Database:
     def now(self) -> str:
         return to_db(self.clock())
 
+    # --- health ------------------------------------------------------------------------------
+
+    @property
+    def failure(self) -> str | None:
+        """Why the database stopped being trustworthy, once it has: until it is reopened,
+        every write is refused (the bot answers "not recorded") and the health check fails."""
+        return None if self._problem is None else str(DatabaseUnusable(self.path, self._problem))
+
+    def health(self) -> str | None:
+        """``None`` while the database can be trusted, else why not; looks at the files now."""
+        if self.failure is not None or self._writer is None:
+            return self.failure
+        if problem := self._files.hazard() or self._files.moved():
+            self._failed(DatabaseUnusable, problem)
+        return self.failure
+
+    def _failed(self, kind: type[DatabaseUnusable], problem: Problem) -> DatabaseUnusable:
+        """The exception to raise; a lasting problem also makes the database unhealthy."""
+        if problem.lasting and self._problem is None:
+            self._problem = problem
+            if self.on_failure is not None:
+                self.on_failure(str(self.failure))
+        return kind(self.path, problem)
+
+    def _check_safe(self, kind: type[DatabaseUnusable]) -> None:
+        """Before any statement: SQLite's mapping of the -shm file must still be safe to touch."""
+        if problem := self._files.hazard():
+            raise self._failed(kind, problem)
+
+    def _storage_error(
+        self, exc: BaseException, kind: type[DatabaseUnusable]
+    ) -> DatabaseUnusable | None:
+        """SQLite's error as ours when it is about the files (a bad statement stays itself)."""
+        if isinstance(exc, DatabaseUnusable):
+            return None
+        problem = sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else None
+        return self._failed(kind, problem) if problem else None
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception, cancellation included, rolls back."""
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; any exception, cancellation included, rolls back.
+
+        Raises :class:`WriteFailed` when the write did not reach the file at the database's
+        path: SQLite refused it, or the file was deleted, replaced or overwritten meanwhile.
+        """
         async with self._write_lock:
             conn = self.writer
+            if self._problem is not None:
+                raise WriteFailed(self.path, self._problem)
+            self._check_safe(WriteFailed)
+            if problem := self._files.moved():
+                raise self._failed(WriteFailed, problem)
             try:
                 await write(conn, "BEGIN IMMEDIATE")
                 yield conn
                 await write(conn, "COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 # Shielded: a cancelled caller must not leave the writer inside a transaction.
                 await asyncio.shield(self._rollback_if_open(conn))
+                if failed := self._storage_error(exc, WriteFailed):
+                    raise failed from exc
                 raise
+            if problem := self._files.moved():  # committed, but to a file no longer there
+                raise self._failed(WriteFailed, problem)
 
     @staticmethod
     async def _rollback_if_open(conn: aiosqlite.Connection) -> None:
@@ -157,12 +225,24 @@ class Database:
             return cursor.rowcount
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self.reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        self._check_safe(DatabaseUnusable)
+        try:
+            async with self.reader.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as exc:
+            if failed := self._storage_error(exc, DatabaseUnusable):
+                raise failed from exc
+            raise
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self.reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        self._check_safe(DatabaseUnusable)
+        try:
+            async with self.reader.execute(sql, params) as cursor:
+                return await cursor.fetchone()
+        except sqlite3.Error as exc:
+            if failed := self._storage_error(exc, DatabaseUnusable):
+                raise failed from exc
+            raise
 
     async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -224,8 +304,8 @@ class Database:
                     await self.writer.executescript(script)
                 except BaseException as exc:
                     await asyncio.shield(self._rollback_if_open(self.writer))
-                    if isinstance(exc, sqlite3.Error) and (problem := sqlite_problem(exc)):
-                        raise DatabaseUnusable(self.path, problem) from exc
+                    if failed := self._storage_error(exc, WriteFailed):
+                        raise failed from exc
                     raise
             applied.append(migration.version)
         return applied
