@@ -38,7 +38,8 @@ RUN python -c "import matplotlib.font_manager"
 VOLUME ["/var/lib/plan-bot"]
 EXPOSE 8080
 
-# Webhook mode: GET /healthz (200 when the database answers); polling mode: the database.
+# Webhook mode: GET /healthz (200 when the database answers and no write failed); polling
+# mode: the bot's report beside the database (bot.db.health, rewritten every 15 s).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "bot", "healthcheck"]
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import logging
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -31,6 +33,7 @@ from bot.delivery import OutboxSender
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.flood import FloodControl, SharedRateLimiter
+from bot.health_check import HEARTBEAT, write_report
 from bot.i18n import plain, t
 from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
@@ -151,6 +154,24 @@ async def prune_inbox(context: BotContext) -> None:
         log.info("inbox: %d handled updates pruned", pruned)
 
 
+async def health_tick(context: BotContext) -> None:
+    """Look at the database's files and leave the report the polling-mode health check reads."""
+    report_health(context.settings.database_path, context.storage.db.health())
+
+
+def database_failed(database: Path, problem: str) -> None:
+    """The storage stopped trusting the database: say so once, and fail the health check now."""
+    log.error("%s; writes are refused and the health check fails until a restart", problem)
+    report_health(database, problem)
+
+
+def report_health(database: Path, problem: str | None) -> None:
+    try:
+        write_report(database, problem)
+    except OSError as exc:  # the check then finds the report stale: unhealthy all the same
+        log.warning("health report beside %s not written: %s", database, exc)
+
+
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button whose data matches no current layout: forged, or from an old version."""
     query = update.callback_query
@@ -166,6 +187,8 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     plan = load_plan(settings.tasks_file)
     data.storage = Storage(settings.database_path, clock=data.clock or utcnow)
     await data.storage.open(plan_year=plan.year)
+    data.storage.db.on_failure = lambda problem: database_failed(settings.database_path, problem)
+    report_health(settings.database_path, None)
     data.plans = await reconcile(
         data.storage, plan, source=str(settings.tasks_file),
         allow_earlier=settings.allow_earlier_plan,
@@ -182,7 +205,11 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
         app.job_queue.run_repeating(prune_inbox, interval=3600, first=60, name="inbox-prune")
-    await register_menus(app.bot, data.commands, settings.bot_language)
+        app.job_queue.run_repeating(health_tick, interval=HEARTBEAT, first=HEARTBEAT, name="health")
+    try:
+        await register_menus(app.bot, data.commands, settings.bot_language)
+    except TelegramError as exc:  # the menu is a convenience: the commands work without it
+        log.warning("command menus not registered (%s); the commands work without them", exc)
     await start_sender(app)  # after the storage is open: drains what a restart left owed
     # What is loaded now (modules, the plan) lives as long as the bot: keep it out of the
     # collector's full passes, which otherwise walk it all and stall busy moments (bench/scale).

@@ -136,10 +136,9 @@ def cmd_import_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from telegram.error import InvalidToken, NetworkError
-
     from bot.app import build_application
     from bot.logs import BadLogLevel, configure_logging, log_level
+    from bot.startup import StartLog, explain
 
     settings = settings_or_abort()
     try:
@@ -154,6 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     webhook_secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     configure_logging(level, secrets=(token, webhook_secret))
     app = build_application(settings)
+    start_log = StartLog.install(started=lambda: app.running)
     try:
         if settings.webhook_url is not None:
             from bot.webhook import serve
@@ -163,16 +163,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             from bot.runner import run_polling
 
             asyncio.run(run_polling(app))
-    except InvalidToken:
-        raise Abort(
-            "TELEGRAM_BOT_TOKEN was refused by Telegram: check it with @BotFather "
-            "(a revoked or mistyped token looks like this)"
-        ) from None
-    except NetworkError as exc:
-        raise Abort(
-            f"cannot reach the Bot API at {settings.telegram_api_base_url} ({exc.message}): "
-            "check the network or TELEGRAM_API_BASE_URL"
-        ) from None
+    except Exception as exc:
+        line = explain(exc, settings)
+        start_log.release(exc if line else None)
+        if line is None:
+            raise
+        raise Abort(line) from None
+    finally:
+        start_log.release()
     return 0
 
 

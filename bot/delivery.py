@@ -192,6 +192,8 @@ class OutboxSender:
         if held := flood.held(flood.now()):
             return held
         pause = self.options.poll_interval
+        if self._storage.db.failure is not None:
+            return pause  # what is sent could not be marked sent: it would go out again and again
         if len(self._inflight) >= self.options.concurrency:
             return pause
         for item in await self._storage.outbox.next_per_chat(limit=self.options.batch):

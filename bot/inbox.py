@@ -32,7 +32,8 @@ from telegram.warnings import PTBUserWarning
 
 from bot.flood import retry_after_seconds
 from storage import Storage
-from storage.inbox import Received
+from storage.db import DatabaseUnusable
+from storage.inbox import Received, chat_of
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,17 @@ class InboxHandler:
 
     async def receive(self, raw: list[dict[str, Any]]) -> None:
         """Write updates to the inbox (one transaction) and queue them; when this returns they
-        are on disk and may be confirmed to Telegram."""
-        self._queue(await self._storage.inbox.receive(raw))
+        may be confirmed to Telegram.
+
+        When the database cannot be written, they are handled all the same, from memory: each
+        person is told that nothing was recorded (a write fails the same way), rather than met
+        with silence, or with an answer after the database comes back that contradicts it.
+        """
+        try:
+            self._queue(await self._storage.inbox.receive(raw))
+        except DatabaseUnusable as exc:
+            log.error("inbox: %d updates handled without being kept: %s", len(raw), exc)
+            self._queue([Received(int(u["update_id"]), chat_of(u), u, kept=False) for u in raw])
 
     def _queue(self, rows: list[Received]) -> None:
         for row in rows:
@@ -162,7 +172,8 @@ class InboxHandler:
             await self._storage.inbox.failed(row.update_id, repr(exc))
             return
         await self._app.process_update(update)
-        await self._storage.inbox.done(row.update_id)
+        if row.kept:
+            await self._storage.inbox.done(row.update_id)
         self.handled += 1
 
 
@@ -220,10 +231,11 @@ class Poller:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            if batch:
-                # Shielded: once fetched, a batch is written even if the stop comes meanwhile.
-                await asyncio.shield(self._inbox.receive(batch))
-                self._offset = int(batch[-1]["update_id"]) + 1
+            if not batch:
+                continue
+            # Shielded: once fetched, a batch is written even if the stop comes meanwhile.
+            await asyncio.shield(self._inbox.receive(batch))
+            self._offset = int(batch[-1]["update_id"]) + 1
 
     async def _fetch(self) -> list[dict[str, Any]]:
         """One getUpdates, as Telegram sent it (raw JSON: that is what the inbox keeps)."""

@@ -37,12 +37,12 @@ async def started(app: BotApplication, *, polling: bool = True) -> AsyncIterator
         inbox = inbox_of(app)
         await inbox.start()
         if polling:
-            storage = app.bot_data.storage
-            assert storage is not None
             await app.bot.delete_webhook()  # Telegram refuses getUpdates while one is set
-            poller = Poller(
-                app.bot, inbox, await storage.inbox.next_offset(), on_fatal=app.bot_data.fatal
-            )
+            # No offset at first: Telegram sends what it has not seen confirmed (what the inbox
+            # already holds is taken once). An offset from the inbox's newest id would confirm
+            # unread the updates of a bot idle for a week, whose next ids Telegram draws at
+            # random, perhaps lower.
+            poller = Poller(app.bot, inbox, None, on_fatal=app.bot_data.fatal)
             poller.start()
         yield app
     finally:
@@ -71,8 +71,11 @@ async def until_stopped(app: BotApplication) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    if app.bot_data.fatal_error is not None:
-        raise Stopped(str(app.bot_data.fatal_error)) from app.bot_data.fatal_error
+    if (error := app.bot_data.fatal_error) is not None:
+        raise Stopped(
+            f"Telegram stopped accepting the token while the bot ran ({error}): check "
+            "TELEGRAM_BOT_TOKEN with @BotFather"
+        ) from error
 
 
 async def run_polling(app: BotApplication) -> None:

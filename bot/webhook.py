@@ -120,20 +120,24 @@ class UpdateRequest(tornado.web.RequestHandler):
 
 
 class Health(tornado.web.RequestHandler):
-    """GET /healthz: 200 when the database answers, 503 when it does not."""
+    """GET /healthz: 200 when the database answers and can be trusted with writes, else 503
+    with the reason (a write that failed, files deleted or replaced under the bot)."""
 
     def initialize(self, app: BotApplication) -> None:
         self.app = app
 
     async def get(self) -> None:
         storage = self.app.bot_data.storage
-        try:
-            ok = storage is not None and await storage.db.fetchvalue("SELECT 1") == 1
-        except Exception:  # any failure to answer is 'unhealthy', never a crash
-            log.exception("health check: the database did not answer")
-            ok = False
-        self.set_status(200 if ok else 503)
-        self.write("ok\n" if ok else "unavailable\n")
+        problem = "not started" if storage is None else storage.db.health()
+        if storage is not None and problem is None:
+            try:
+                if await storage.db.fetchvalue("SELECT 1") != 1:
+                    problem = "the database did not answer"
+            except Exception as exc:  # any failure to answer is 'unhealthy', never a crash
+                log.exception("health check: the database did not answer")
+                problem = f"the database did not answer: {exc}"
+        self.set_status(200 if problem is None else 503)
+        self.write("ok\n" if problem is None else f"unavailable: {problem}\n")
 
 
 @dataclass

@@ -7,22 +7,33 @@ import secrets
 
 from telegram import Update
 from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
 from bot.i18n import Language, pick_language, plain, t
 from handlers.common import chat_language, reply
+from storage.db import DatabaseUnusable, WriteFailed
 
 log = logging.getLogger(__name__)
 
 
 async def error_handler(update: object, context: BotContext) -> None:
-    """Log first, with an id; then tell the person briefly, quoting the id."""
+    """Log first, with an id; then tell the person briefly, quoting the id.
+
+    A write that failed is answered as not recorded, never as done; once the database has
+    failed, the rest of the update's handlers are skipped, so that it gets one answer.
+    """
     error_id = secrets.token_hex(4)
     where = update.to_dict() if isinstance(update, Update) else repr(update)
     log.error("error %s handling update %s", error_id, where, exc_info=context.error)
     if not isinstance(update, Update):
         return
-    text = t(await _language(update, context), "error.unexpected", error_id=error_id)
+    key = "error.unexpected"
+    if isinstance(context.error, WriteFailed):
+        key = "error.not_recorded"
+    elif isinstance(context.error, DatabaseUnusable):
+        key = "error.database_unavailable"
+    text = t(await _language(update, context), key, error_id=error_id)
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(plain(text), show_alert=True)
@@ -30,6 +41,8 @@ async def error_handler(update: object, context: BotContext) -> None:
             await reply(update, text)
     except TelegramError as exc:
         log.warning("could not tell the user about error %s: %s", error_id, exc)
+    if isinstance(context.error, DatabaseUnusable):
+        raise ApplicationHandlerStop
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

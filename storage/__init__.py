@@ -36,15 +36,19 @@ class Storage:
         self.plans = Plans(self.db)
 
     async def open(self, *, plan_year: int | None = None) -> None:
-        """Open the database and bring its schema up to date.
+        """Open the database and bring its schema up to date (or leave it closed).
 
         ``plan_year`` is the year of the plan in TASKS_FILE: rows written before the database
         knew plan years belong to it. It is also the current year until the plans are
         reconciled (``bot/plan_years.py``), or for a database that has no plan yet.
         """
         await self.db.open()
-        await self.db.migrate(values={"plan_year": plan_year})
-        current = await self.db.fetchvalue("SELECT year FROM plans WHERE is_current = 1")
+        try:
+            await self.db.migrate(values={"plan_year": plan_year})
+            current = await self.db.fetchvalue("SELECT year FROM plans WHERE is_current = 1")
+        except BaseException:
+            await self.db.close()  # else its threads keep the process from exiting
+            raise
         self.db.plan_year = int(current) if current is not None else plan_year
 
     async def close(self) -> None:

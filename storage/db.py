@@ -6,6 +6,10 @@ state, its outbox rows and its inbox mark is one trip to that thread, not a doze
 statements, and no coroutine's statement can land inside another's transaction (the thread runs
 one function at a time). Reads go through a separate read-only aiosqlite connection, which under
 WAL sees every committed write and never blocks the writer.
+
+A database that cannot be used is refused when it is opened (:class:`DatabaseUnusable`), and a
+write that did not reach the file at the database's path raises :class:`WriteFailed`, never
+returns as if recorded; after either the database remembers it is unhealthy (``failure``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.files import DatabaseFiles, Problem, os_problem, path_problem, sqlite_problem
 from storage.migrations import MIGRATIONS, Migration
 
 Clock = Callable[[], datetime]
@@ -33,6 +38,9 @@ PRAGMAS = (
     "PRAGMA busy_timeout = 5000",
     # FULL: a committed status update survives a power cut, not only a crash of the bot.
     "PRAGMA synchronous = FULL",
+    # No memory-mapped reads of the database file: a page the kernel cannot back is a SIGBUS.
+    # (The -shm index is always mapped; storage/files.py watches it.)
+    "PRAGMA mmap_size = 0",
 )
 
 
@@ -51,14 +59,34 @@ def from_db(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+class DatabaseUnusable(sqlite3.DatabaseError):
+    """The database cannot be used: one line with what is wrong and what to do."""
+
+    def __init__(self, path: Path, problem: Problem) -> None:
+        super().__init__(f"database {path}: {problem.what}: {problem.remedy}")
+        self.problem = problem
+
+
+class WriteFailed(DatabaseUnusable):
+    """A write was not recorded: SQLite refused it, or the file it went to is not (or no
+    longer) the one at the database's path."""
+
+
 def _connect_writer(path: Path) -> sqlite3.Connection:
-    """The writer connection, made on (and used only by) the writer's thread."""
+    """The writer connection, made on (and used only by) the writer's thread. SQLite opens a
+    file it may not write read-only, silently: a rolled-back write finds out now."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.row_factory = sqlite3.Row
         for pragma in PRAGMAS:
             conn.execute(pragma)
         conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+        finally:
+            conn.execute("ROLLBACK")
     except BaseException:
         conn.close()
         raise
@@ -85,17 +113,31 @@ class Database:
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._files = DatabaseFiles(path)
+        self._problem: Problem | None = None
+        self.on_failure: Callable[[str], None] | None = None
+        """Told once, when ``failure`` is first set (the bot reports its health with it)."""
         self.plan_year: int | None = None
         """The current plan's year: what reads and writes of tasks mean by default."""
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open, or refuse with :class:`DatabaseUnusable`: a directory, a folder that cannot be
+        made, a file that is not SQLite or is cut short, one that cannot be written."""
+        self._problem = None
+        if problem := path_problem(self.path):
+            raise DatabaseUnusable(self.path, problem)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         try:
             self._writer = await self._on_writer_thread(_connect_writer, self.path)
             self._reader = await self._connect_reader()
-        except BaseException:
+            await self._reader.execute("SELECT count(*) FROM sqlite_master")
+            self._files.watch()
+        except BaseException as exc:
             await self.close()
+            if isinstance(exc, sqlite3.Error) and (problem := sqlite_problem(exc)):
+                raise DatabaseUnusable(self.path, problem) from exc
+            if isinstance(exc, OSError):
+                raise DatabaseUnusable(self.path, os_problem(exc)) from exc
             raise
 
     async def _connect_reader(self) -> aiosqlite.Connection:
@@ -117,6 +159,7 @@ class Database:
         if self._thread is not None:
             self._thread.shutdown(wait=True)
         self._reader = self._writer = self._thread = None
+        self._files.close()  # only now: closing a descriptor drops the process's file locks
 
     async def _on_writer_thread(self, fn: Callable[..., T], *args: Any) -> T:
         if self._thread is None:
@@ -145,23 +188,92 @@ class Database:
             raise RuntimeError("no current plan year: the plans have not been reconciled")
         return self.plan_year
 
+    # --- health ------------------------------------------------------------------------------
+
+    @property
+    def failure(self) -> str | None:
+        """Why the database stopped being trustworthy, once it has: until it is reopened,
+        every write is refused (the bot answers "not recorded") and the health check fails."""
+        return None if self._problem is None else str(DatabaseUnusable(self.path, self._problem))
+
+    def health(self) -> str | None:
+        """``None`` while the database can be trusted, else why not; looks at the files now."""
+        if self.failure is not None or self._writer is None:
+            return self.failure
+        if problem := self._files.hazard() or self._files.moved():
+            self._failed(DatabaseUnusable, problem)
+        return self.failure
+
+    def _failed(self, kind: type[DatabaseUnusable], problem: Problem) -> DatabaseUnusable:
+        """The exception to raise; a lasting problem also makes the database unhealthy."""
+        if problem.lasting and self._problem is None:
+            self._problem = problem
+            if self.on_failure is not None:
+                self.on_failure(str(self.failure))
+        return kind(self.path, problem)
+
+    def _check_safe(self, kind: type[DatabaseUnusable]) -> None:
+        """Before any statement: SQLite's mapping of the -shm file must still be safe to touch."""
+        if problem := self._files.hazard():
+            raise self._failed(kind, problem)
+
+    def _storage_error(
+        self, exc: BaseException, kind: type[DatabaseUnusable]
+    ) -> DatabaseUnusable | None:
+        """SQLite's error as ours when it is about the files (a bad statement stays itself)."""
+        if isinstance(exc, DatabaseUnusable):
+            return None
+        problem = sqlite_problem(exc) if isinstance(exc, sqlite3.Error) else None
+        return self._failed(kind, problem) if problem else None
+
+    # --- reads and writes ----------------------------------------------------------------------
+
     async def write(self, work: Work[T]) -> T:
         """Run ``work`` on the writer's thread in one ``BEGIN IMMEDIATE`` transaction: one
         trip. A cancelled caller does not cut it short: the transaction commits or rolls back
-        whole, on the thread, and the next write finds the writer idle."""
-        return await self._on_writer_thread(_in_transaction, self.writer, work)
+        whole, on the thread, and the next write finds the writer idle.
+
+        Raises :class:`WriteFailed` when the write did not reach the file at the database's
+        path: SQLite refused it, or the file was deleted, replaced or overwritten meanwhile.
+        """
+        if self._problem is not None:
+            raise WriteFailed(self.path, self._problem)
+        self._check_safe(WriteFailed)
+        if problem := self._files.moved():
+            raise self._failed(WriteFailed, problem)
+        try:
+            result = await self._on_writer_thread(_in_transaction, self.writer, work)
+        except sqlite3.Error as exc:
+            if failed := self._storage_error(exc, WriteFailed):
+                raise failed from exc
+            raise
+        if problem := self._files.moved():  # committed, but to a file no longer there
+            raise self._failed(WriteFailed, problem)
+        return result
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One write statement in its own transaction; returns the number of rows changed."""
         return await self.write(lambda conn: conn.execute(sql, params).rowcount)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self.reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        self._check_safe(DatabaseUnusable)
+        try:
+            async with self.reader.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.Error as exc:
+            if failed := self._storage_error(exc, DatabaseUnusable):
+                raise failed from exc
+            raise
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self.reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        self._check_safe(DatabaseUnusable)
+        try:
+            async with self.reader.execute(sql, params) as cursor:
+                return await cursor.fetchone()
+        except sqlite3.Error as exc:
+            if failed := self._storage_error(exc, DatabaseUnusable):
+                raise failed from exc
+            raise
 
     async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -199,12 +311,28 @@ class Database:
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )
+        migrations = tuple(migrations)
         current = await self.schema_version()
+        known = max((m.version for m in migrations), default=0)
+        if current > known:
+            raise DatabaseUnusable(
+                self.path,
+                Problem(
+                    f"its schema is version {current}, made by a newer version of the bot "
+                    f"(this one knows versions up to {known})",
+                    "run that newer version, or restore a backup made by this one",
+                ),
+            )
         applied: list[int] = []
         for migration in migrations:
             if migration.version <= current or (target is not None and migration.version > target):
                 continue
-            await self._on_writer_thread(self._apply, migration, dict(values or {}))
+            try:
+                await self._on_writer_thread(self._apply, migration, dict(values or {}))
+            except sqlite3.Error as exc:
+                if failed := self._storage_error(exc, WriteFailed):
+                    raise failed from exc
+                raise
             applied.append(migration.version)
         return applied
 

@@ -46,6 +46,8 @@ class Received:
     update_id: int
     chat_id: int | None
     payload: dict[str, Any]
+    kept: bool = True
+    """On disk (``False``: the database could not take it, and it is handled from memory)."""
 
 
 SELECT_PENDING = """
@@ -96,13 +98,16 @@ class Inbox:
         )
 
     async def next_offset(self) -> int | None:
-        """The getUpdates offset that confirms everything already on disk (``None``: nothing)."""
+        """One past the newest update id on disk (``None``: none); the sandbox's fake Telegram
+        numbers its updates from there, so that a kept sandbox database takes them."""
         value = await self._db.fetchvalue("SELECT max(update_id) FROM inbox")
         return None if value is None else int(value) + 1
 
     async def prune(self, handled_before: datetime) -> int:
-        """Forget handled rows older than ``handled_before``, keeping the newest row (whose id
-        is the next offset); returns how many went."""
+        """Forget handled rows older than ``handled_before``, keeping the newest row (the
+        sandbox numbers from it); returns how many went. (Telegram draws fresh ids at random
+        after a week without updates: rows a week old must be gone by then, or a new update
+        whose id repeats an old one would be taken as seen.)"""
         return await self._db.execute(
             "DELETE FROM inbox WHERE state != 'pending' AND handled_at < ?"
             " AND update_id < (SELECT max(update_id) FROM inbox)",

@@ -61,10 +61,16 @@ def child_env(fake: FakeTelegram, database: Path, **extra: str) -> dict[str, str
 
 @asynccontextmanager
 async def bot_process(
-    fake: FakeTelegram, database: Path, output: Path, **env: str
+    fake: FakeTelegram,
+    database: Path,
+    output: Path,
+    *,
+    preexec_fn: Callable[[], None] | None = None,
+    **env: str,
 ) -> AsyncIterator[BotProcess]:
     """Start the bot (cwd: the database's folder, so no stray ``.env`` is read) and make sure
-    it is gone afterwards, killed if a failed test left it running."""
+    it is gone afterwards, killed if a failed test left it running. ``preexec_fn`` runs in the
+    child before the bot (to drop privileges)."""
     with output.open("ab") as sink:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -76,6 +82,7 @@ async def bot_process(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=sink,
             stderr=sink,
+            preexec_fn=preexec_fn,
         )
     try:
         yield BotProcess(process, output)

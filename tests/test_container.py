@@ -3,9 +3,11 @@ docker-compose.yml, the README and the project agree with each other."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,12 +84,13 @@ def healthcheck(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_healthcheck_in_polling_mode_asks_the_database(tmp_path: Path) -> None:
+def test_healthcheck_in_polling_mode_reads_the_bots_report(tmp_path: Path) -> None:
     missing = healthcheck(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/none.db")
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"error: unhealthy: no database at {tmp_path}/none.db"
     import asyncio
 
+    from bot.health_check import report_path, write_report
     from storage import Storage
 
     async def create() -> None:
@@ -96,7 +99,29 @@ def test_healthcheck_in_polling_mode_asks_the_database(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(create())
-    assert healthcheck(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/bot.db").returncode == 0
+    database = tmp_path / "bot.db"
+    url = f"sqlite:///{database}"
+    no_report = healthcheck(tmp_path, DATABASE_URL=url)
+    assert no_report.returncode == 1
+    assert "the bot is not running, or has not started" in no_report.stderr
+
+    write_report(database, None)  # what the running bot writes every 15 s
+    assert healthcheck(tmp_path, DATABASE_URL=url).returncode == 0
+
+    write_report(database, "database bot.db: bot.db was deleted while the bot ran: …")
+    sick = healthcheck(tmp_path, DATABASE_URL=url)
+    assert sick.returncode == 1
+    assert (
+        sick.stderr.strip()
+        == "error: unhealthy: database bot.db: bot.db was deleted while the bot ran: …"
+    )
+
+    write_report(database, None)
+    long_ago = time.time() - 120
+    os.utime(report_path(database), (long_ago, long_ago))  # a bot that stopped reporting
+    stale = healthcheck(tmp_path, DATABASE_URL=url)
+    assert stale.returncode == 1
+    assert "s old: it is stuck, or cannot write" in stale.stderr
 
 
 @pytest.mark.parametrize("port", ["1"])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from storage.db import Database
+from storage.db import Database, DatabaseUnusable
 from storage.migrations import LATEST_VERSION, MIGRATIONS, Migration
 
 # A migration that has landed is never edited; a schema change is a new migration.
@@ -185,10 +186,24 @@ async def test_the_history_is_append_only(tmp_path: Path) -> None:
     await db.close()
 
 
-async def test_a_file_that_is_not_a_database_fails_cleanly(tmp_path: Path) -> None:
+def sqlite_magic_then_nonsense(tmp_path: Path) -> bytes:
+    """A real database whose header is broken where only SQLite itself looks (byte 21)."""
+    made = tmp_path / "made.db"
+    with closing(sqlite3.connect(made)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    content = bytearray(made.read_bytes())
+    content[21] = 0
+    return bytes(content)
+
+
+@pytest.mark.parametrize("kind", ["text", "sqlite magic"])
+async def test_a_file_that_is_not_a_database_fails_cleanly(tmp_path: Path, kind: str) -> None:
     path = tmp_path / "notes.txt"
-    path.write_text("not a database, but text " * 100, encoding="utf-8")
+    if kind == "text":
+        path.write_text("not a database, but text " * 100, encoding="utf-8")
+    else:
+        path.write_bytes(sqlite_magic_then_nonsense(tmp_path))
     db = Database(path)
-    with pytest.raises(sqlite3.DatabaseError, match="not a database"):
+    with pytest.raises(DatabaseUnusable, match="the file is not an SQLite database"):
         await db.open()
     assert db._writer is None and db._reader is None, "nothing left open to hang the exit"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -110,6 +112,20 @@ async def test_healthz_follows_the_database(webhook) -> None:
         sick = await client.get(f"http://127.0.0.1:{server.port}/healthz")
         assert sick.status_code == 503
         await app.bot_data.storage.db.open()  # so that shutdown can close it
+
+
+async def test_healthz_fails_once_the_database_file_is_not_the_one_the_bot_writes(
+    webhook,
+) -> None:
+    _, server, app = webhook
+    database = app.bot_data.settings.database_path
+    copy = database.with_name("copy.db")
+    shutil.copyfile(database, copy)
+    os.replace(copy, database)  # a backup restored over the live file, say
+    async with httpx.AsyncClient() as client:
+        sick = await client.get(f"http://127.0.0.1:{server.port}/healthz")
+    assert sick.status_code == 503
+    assert "bot.db was replaced by another file while the bot ran" in sick.text
 
 
 async def test_the_containers_healthcheck_passes_against_the_live_server(webhook) -> None:

@@ -66,6 +66,8 @@ EN: dict[str, str] = {
     "error.note_empty": "The note is empty.",
     "error.note_too_long": "The note is too long ({length} characters); the limit is {limit}.",
     "error.unexpected": "Sorry, something went wrong (error <code>{error_id}</code>). It has been logged; please try again later.",
+    "error.not_recorded": "❗ Not recorded: the database cannot be written right now, so this was not saved. Please try again later; the problem has been reported (error <code>{error_id}</code>).",
+    "error.database_unavailable": "❗ The database cannot be used right now. Please try again later; the problem has been reported (error <code>{error_id}</code>).",
     "error.unknown_command": "I don't know {command}. Send /help for the commands you can use.",
     "error.text_hint": "I understand commands: send /help to see them, or /task &lt;number&gt; to open a task.",
     # updates

@@ -65,7 +65,9 @@ ZH: dict[str, str] = {
     "error.progress_digits": "“{given}”不是进度数字：请写 0 到 100 的数字加 %，例如 60%。",
     "error.note_empty": "说明不能为空。",
     "error.note_too_long": "说明太长（{length} 字），最多 {limit} 字。",
-    "error.unexpected": "抱歉，处理时出错了（编号 <code>{error_id}</code>）。已记录，请稍后再试。",
+    "error.unexpected": "抱歉，处理时出错了（编号 <code>{error_id}</code>）。错误已上报，请稍后再试。",
+    "error.not_recorded": "❗ 未记录：数据库现在无法写入，这次的内容没有保存。请稍后再试；问题已上报（编号 <code>{error_id}</code>）。",
+    "error.database_unavailable": "❗ 数据库现在无法使用，请稍后再试；问题已上报（编号 <code>{error_id}</code>）。",
     "error.unknown_command": "不认识命令 {command}。发送 /help 查看可用命令。",
     "error.text_hint": "我只理解命令。发送 /help 查看可用命令，或 /task 编号 查看任务。",
     # updates
