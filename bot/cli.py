@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from bot.config import MissingToken, Settings, describe_error, load_settings
 from bot.importer import PlanImportError, import_plan
-from bot.plan import Plan, PlanFileError, load_departments, load_plan
+from bot.plan import REGISTRY_FILE, Plan, PlanFileError, data_file, load_departments, load_plan
 
 EXIT_CONFIG = 2
 
@@ -74,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--departments",
         type=Path,
-        default=Path("data/departments.json"),
+        default=data_file(REGISTRY_FILE),
         help="the department registry (default: %(default)s)",
     )
     imp.add_argument(

@@ -29,6 +29,7 @@ from bot.context import BotApplication
 from bot.faketelegram import BotEvent, FakeChat, FakeMessage, FakeTelegram, FakeUser
 from bot.inbox import InboxOptions
 from bot.logs import RedactToken
+from bot.plan import PLAN_FILE, data_file
 from bot.runner import started
 
 Output = Callable[[str], None]
@@ -38,7 +39,6 @@ ADA_ID = 1
 MING_ID = 2
 GROUP_ID = -1001
 GROUP_TITLE = "知识产权局工作群"
-TASKS_FILE = Path(__file__).resolve().parent.parent / "data" / "tasks.json"
 
 
 FIRST_REPLY_TIMEOUT = 2.5  # seconds to wait for a first reply before saying there was none
@@ -79,7 +79,7 @@ def sandbox_settings(fake: FakeTelegram, database: Path) -> Settings:
         telegram_bot_token=fake.token,
         telegram_api_base_url=fake.base_url,
         database_url=f"sqlite:///{database}",
-        tasks_file=TASKS_FILE,
+        tasks_file=data_file(PLAN_FILE),
         bot_admins=frozenset({ADA_ID}),
         _env_file=None,
     )
