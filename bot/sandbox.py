@@ -31,6 +31,7 @@ from bot.inbox import InboxOptions
 from bot.logs import RedactToken
 from bot.plan import PLAN_FILE, data_file
 from bot.runner import started
+from storage import Storage
 
 Output = Callable[[str], None]
 
@@ -83,6 +84,18 @@ def sandbox_settings(fake: FakeTelegram, database: Path) -> Settings:
         bot_admins=frozenset({ADA_ID}),
         _env_file=None,
     )
+
+
+async def next_update_id(database: Path) -> int:
+    """Where Telegram's update ids go on for the sandbox's bot: past every update its database
+    took in before. A fake starting again at 1 would send ids the inbox already holds, and the
+    bot would take what is typed for updates it handled in an earlier run."""
+    storage = Storage(database)  # opened (and set up) as the bot is about to do anyway
+    await storage.open()
+    try:
+        return await storage.inbox.next_offset() or 1
+    finally:
+        await storage.close()
 
 
 def log_path(database: Path) -> Path:
@@ -631,7 +644,11 @@ async def sandbox_session(
     """
     database.parent.mkdir(parents=True, exist_ok=True)
     errors = ErrorCollector()
-    async with FakeTelegram(bot_username=BOT_USERNAME, bot_name="计划协调助手 (sandbox)") as fake:
+    async with FakeTelegram(
+        bot_username=BOT_USERNAME,
+        bot_name="计划协调助手 (sandbox)",
+        first_update_id=await next_update_id(database),
+    ) as fake:
         settings = sandbox_settings(fake, database)
         with log_to_file(log_path(database), settings.token, errors):
             cast = build_cast(fake)
