@@ -56,6 +56,10 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="the whole-plan digest")
     dig.add_argument("--print", action="store_true", help="print it (the only output for now)")
     dig.add_argument("--lang", choices=("zh", "en"), help="language (default: the chat's)")
+    stat = sub.add_parser(
+        "status", help="what is inside: chats, people, queues, digests (read-only, no token)"
+    )
+    stat.add_argument("--json", action="store_true", help="for machines")
     bak = sub.add_parser("backup", help="copy the live database to FILE, safely while the bot runs")
     bak.add_argument("file", type=Path, help="where to write the copy (replaced atomically)")
     exp = sub.add_parser(
@@ -218,6 +222,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot.status import StatusError, read_status, render_json, render_text
+    from storage.db import utcnow
+
+    settings = settings_or_abort()
+    plan = plan_or_abort(settings)
+    try:
+        status = read_status(settings.database_path, plan, settings.tasks_file, utcnow())
+    except StatusError as exc:
+        raise Abort(str(exc)) from None
+    print(render_json(status) if args.json else render_text(status, settings.timezone))
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from bot.backup import BackupError, backup
 
@@ -247,6 +265,7 @@ COMMANDS = {
     "digest": cmd_digest,
     "export": cmd_export,
     "backup": cmd_backup,
+    "status": cmd_status,
 }
 
 
