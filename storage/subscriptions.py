@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -53,17 +52,3 @@ class Subscriptions:
             (chat_id,),
         )
         return [Subscription(r[0], Follow(r[1]), r[2]) for r in rows]
-
-    async def chats_following(self, task: int, departments: Iterable[str]) -> list[int]:
-        """Active chats following the task, one of its departments, or everything; each once."""
-        depts = list(departments)
-        marks = ",".join("?" * len(depts))
-        rows = await self._db.fetchall(
-            "SELECT DISTINCT s.chat_id FROM subscriptions AS s"
-            " JOIN chats AS c ON c.chat_id = s.chat_id AND c.active = 1"
-            " WHERE (s.kind = 'task' AND s.target = ?)"
-            f" OR (s.kind = 'dept' AND s.target IN ({marks}))"
-            " OR s.kind = 'all' ORDER BY s.chat_id",
-            [str(task), *depts],
-        )
-        return [r[0] for r in rows]

@@ -224,13 +224,6 @@ class Updates:
         )
         return [_update(r) for r in rows]
 
-    async def count(self, task: int | None = None) -> int:
-        if task is None:
-            return int(await self._db.fetchvalue("SELECT count(*) FROM status_updates"))
-        return int(
-            await self._db.fetchvalue("SELECT count(*) FROM status_updates WHERE task = ?", (task,))
-        )
-
     async def between(
         self,
         start: datetime,
