@@ -4,7 +4,9 @@ shared state, and no import cycle between the bot's packages."""
 from __future__ import annotations
 
 import ast
+import itertools
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +207,76 @@ def test_no_import_cycle_between_bot_handlers_and_storage() -> None:
     assert "bot.app" in graph and "handlers.tasks" in graph["bot.registry"]
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " → ".join(cycle or [])
+
+
+# --- the README's layout ----------------------------------------------------------------------
+
+NAMED = re.compile(r"`([^`\s]+)`")
+PLACED = ("bot", "handlers", "storage", "bench", "tests")
+"""Folders whose every module (and sub-package) the layout table must name."""
+
+
+def layout_table(text: str) -> list[tuple[str, str]]:
+    """The rows of the table under ``## Layout``: (folder, what is in it)."""
+    lines = text.split("\n## Layout\n", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| folder |"))
+    rows = []
+    for line in itertools.takewhile(lambda x: x.startswith("|"), lines[start + 2 :]):
+        folder, what = (cell.strip() for cell in line.strip().strip("|").split(" | ", 1))
+        rows.append((folder.strip("`"), what))
+    return rows
+
+
+def named_paths(rows: list[tuple[str, str]]) -> set[str]:
+    """Every module (``x.py``), file or folder (``x/``) a row names, as a path from the root."""
+    paths = set()
+    for folder, what in rows:
+        for name in NAMED.findall(what):
+            if name.endswith(("/", ".py")) or name == "run":
+                paths.add(folder + name)
+    return paths
+
+
+def tracked_files() -> list[str]:
+    done = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"not a git checkout: {done.stderr.strip()}")
+    return done.stdout.splitlines()
+
+
+def test_the_layout_table_names_exactly_the_tree() -> None:
+    rows = layout_table((ROOT / "README.md").read_text(encoding="utf-8"))
+    files = tracked_files()
+    folders = {f"{path.split('/')[0]}/" for path in files if "/" in path}
+    assert {folder for folder, _ in rows} == folders, (
+        "a top-level folder without a row, or a row without its folder"
+    )
+    named = named_paths(rows)
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert not missing, f"the README's layout names what is not there: {missing}"
+    expected = set()
+    for path in files:
+        parts = path.split("/")
+        if parts[0] in PLACED and len(parts) == 2 and parts[1].endswith(".py"):
+            expected.add(path)
+        elif parts[0] in PLACED and len(parts) > 2:
+            expected.add(f"{parts[0]}/{parts[1]}/")  # a sub-package is named as a folder
+    expected -= {f"{top}/__init__.py" for top in PLACED} | {"bench/__main__.py"}
+    expected -= {path for path in expected if path.startswith("tests/test_")}
+    expected -= {"tests/conftest.py"}
+    unnamed = sorted(expected - named)
+    assert not unnamed, f"modules the README's layout does not place: {unnamed}"
+
+
+def test_the_layout_check_sees_a_module_left_out() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = layout_table(text.replace("`registry.py` (the one table of commands) and ", ""))
+    assert "bot/registry.py" not in named_paths(rows)
+    assert "bot/commands.py" in named_paths(rows)
+    assert "data/" in {folder for folder, _ in rows} and "storage/outbox.py" in named_paths(rows)
