@@ -216,3 +216,17 @@ def test_a_file_that_is_not_the_bots_database_is_one_error_line(
     assert done.stderr.startswith("error: ") and expected in done.stderr
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
     assert path.read_bytes() == content
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path, database: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TASKS_FILE"))}
+    env |= {"PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{database}"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot", "status", "--json"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # as `| head` does once it has read enough (here: before any output)
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0, errors
+    assert errors == ""
