@@ -6,6 +6,8 @@ COPY pyproject.toml README.md ./
 COPY bot/ bot/
 COPY handlers/ handlers/
 COPY storage/ storage/
+# The plan goes into the wheel as the package bot.data (pyproject.toml): the image needs no copy.
+COPY data/__init__.py data/tasks.json data/departments.json data/plan-2024.txt data/
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
@@ -23,8 +25,6 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links=/wheels plan-bot && rm -rf /wheels
 
 WORKDIR /app
-COPY data/tasks.json data/plan-2024.txt data/departments.json data/
-
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin bot \
     && mkdir -p /var/lib/plan-bot /app/.cache/matplotlib \
     && chown bot /var/lib/plan-bot /app/.cache/matplotlib
@@ -32,7 +32,6 @@ USER bot
 # matplotlib's font cache, built once here rather than at every start.
 ENV MPLCONFIGDIR=/app/.cache/matplotlib \
     DATABASE_URL=sqlite:////var/lib/plan-bot/bot.db \
-    TASKS_FILE=/app/data/tasks.json \
     PORT=8080
 RUN python -c "import matplotlib.font_manager"
 VOLUME ["/var/lib/plan-bot"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 
 from bot.config import MissingToken, Settings, describe_error, load_settings
 from bot.importer import PlanImportError, import_plan
-from bot.plan import Plan, PlanFileError, load_departments, load_plan
+from bot.plan import REGISTRY_FILE, Plan, PlanFileError, data_file, load_departments, load_plan
 
 EXIT_CONFIG = 2
 
@@ -56,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="the whole-plan digest")
     dig.add_argument("--print", action="store_true", help="print it (the only output for now)")
     dig.add_argument("--lang", choices=("zh", "en"), help="language (default: the chat's)")
+    stat = sub.add_parser(
+        "status", help="what is inside: chats, people, queues, digests (read-only, no token)"
+    )
+    stat.add_argument("--json", action="store_true", help="for machines")
     bak = sub.add_parser("backup", help="copy the live database to FILE, safely while the bot runs")
     bak.add_argument("file", type=Path, help="where to write the copy (replaced atomically)")
     exp = sub.add_parser(
@@ -75,7 +80,7 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--departments",
         type=Path,
-        default=Path("data/departments.json"),
+        default=data_file(REGISTRY_FILE),
         help="the department registry (default: %(default)s)",
     )
     imp.add_argument(
@@ -218,6 +223,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot.status import StatusError, read_status, render_json, render_text
+    from storage.db import utcnow
+
+    settings = settings_or_abort()
+    plan = plan_or_abort(settings)
+    try:
+        status = read_status(settings.database_path, plan, settings.tasks_file, utcnow())
+    except StatusError as exc:
+        raise Abort(str(exc)) from None
+    print(render_json(status) if args.json else render_text(status, settings.timezone))
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from bot.backup import BackupError, backup
 
@@ -247,6 +266,7 @@ COMMANDS = {
     "digest": cmd_digest,
     "export": cmd_export,
     "backup": cmd_backup,
+    "status": cmd_status,
 }
 
 
@@ -260,3 +280,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left early (`status | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second one at exit
+        return 0

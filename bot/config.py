@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, HttpUrl, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.plan import PLAN_FILE, data_file
+
 TELEGRAM_API = "https://api.telegram.org/bot"
 TOKEN_RE = re.compile(r"^[0-9]{3,20}:[A-Za-z0-9_-]{30,64}$")
 """ASCII digits: a Unicode digit class would take full-width or Arabic-Indic ones for a bot id."""
@@ -47,7 +49,8 @@ class Settings(BaseSettings):
     """Required to run the bot (checked there); previews, exports and backups do without."""
     telegram_api_base_url: str = TELEGRAM_API
     database_url: str = "sqlite:///data/bot.db"
-    tasks_file: Path = Path("data/tasks.json")
+    tasks_file: Path = Field(default_factory=lambda: data_file(PLAN_FILE))
+    """The plan shipped with the bot unless set."""
     bot_admins: Annotated[frozenset[int], NoDecode] = frozenset()
     bot_timezone: str = "Asia/Shanghai"
     bot_language: Literal["zh", "en"] = "zh"

@@ -81,11 +81,6 @@ class InboxHandler:
         self._closing = False
         self.handled = 0
 
-    @property
-    def waiting(self) -> int:
-        """Updates on disk not yet handled (queued here or in hand)."""
-        return sum(len(q) for q in self._queues.values()) + len(self._inflight)
-
     async def start(self) -> None:
         """Take what the last run left pending, then handle as updates arrive."""
         if self._loop is not None:

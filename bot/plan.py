@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Self
 
@@ -164,6 +165,21 @@ class Plan(_Frozen):
             exclude={"task_by_number", "department_by_code", "_tasks_by_department"},
         )
         return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+DATA_PACKAGE = "bot.data"
+"""The repository's ``data/``, installed with the bot under this name (see pyproject.toml)."""
+PLAN_FILE = "tasks.json"
+REGISTRY_FILE = "departments.json"
+
+
+def data_file(name: str) -> Path:
+    """A file of ``data/`` as installed with the bot, so that an installed bot runs from any
+    folder; an editable install (``make install``) and a plain checkout give the checkout's own."""
+    try:
+        return Path(str(files(DATA_PACKAGE).joinpath(name)))
+    except ModuleNotFoundError:  # run from a checkout that was never installed
+        return Path(__file__).resolve().parent.parent / "data" / name
 
 
 class PlanFileError(Exception):

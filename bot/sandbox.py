@@ -29,7 +29,9 @@ from bot.context import BotApplication
 from bot.faketelegram import BotEvent, FakeChat, FakeMessage, FakeTelegram, FakeUser
 from bot.inbox import InboxOptions
 from bot.logs import RedactSecrets
+from bot.plan import PLAN_FILE, data_file
 from bot.runner import started
+from storage import Storage
 
 Output = Callable[[str], None]
 
@@ -38,7 +40,6 @@ ADA_ID = 1
 MING_ID = 2
 GROUP_ID = -1001
 GROUP_TITLE = "知识产权局工作群"
-TASKS_FILE = Path(__file__).resolve().parent.parent / "data" / "tasks.json"
 
 
 FIRST_REPLY_TIMEOUT = 2.5  # seconds to wait for a first reply before saying there was none
@@ -79,10 +80,22 @@ def sandbox_settings(fake: FakeTelegram, database: Path) -> Settings:
         telegram_bot_token=fake.token,
         telegram_api_base_url=fake.base_url,
         database_url=f"sqlite:///{database}",
-        tasks_file=TASKS_FILE,
+        tasks_file=data_file(PLAN_FILE),
         bot_admins=frozenset({ADA_ID}),
         _env_file=None,
     )
+
+
+async def next_update_id(database: Path) -> int:
+    """Where Telegram's update ids go on for the sandbox's bot: past every update its database
+    took in before. A fake starting again at 1 would send ids the inbox already holds, and the
+    bot would take what is typed for updates it handled in an earlier run."""
+    storage = Storage(database)  # opened (and set up) as the bot is about to do anyway
+    await storage.open()
+    try:
+        return await storage.inbox.next_offset() or 1
+    finally:
+        await storage.close()
 
 
 def log_path(database: Path) -> Path:
@@ -631,7 +644,11 @@ async def sandbox_session(
     """
     database.parent.mkdir(parents=True, exist_ok=True)
     errors = ErrorCollector()
-    async with FakeTelegram(bot_username=BOT_USERNAME, bot_name="计划协调助手 (sandbox)") as fake:
+    async with FakeTelegram(
+        bot_username=BOT_USERNAME,
+        bot_name="计划协调助手 (sandbox)",
+        first_update_id=await next_update_id(database),
+    ) as fake:
         settings = sandbox_settings(fake, database)
         with log_to_file(log_path(database), settings.token, errors):
             cast = build_cast(fake)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from storage import outbox, subscriptions
-from storage.db import Database, from_db, read_one
+from storage.db import Database, read_one
 from storage.outbox import OutKind
 
 DEFAULT_WEEKDAY = 1  # ISO weekday: Monday
@@ -36,14 +36,6 @@ def iso_week(moment: datetime) -> str:
 class Digests:
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def settings(self, chat_id: int) -> DigestSettings:
-        row = await self._db.fetchone(
-            "SELECT enabled, weekday, at_time FROM digest_settings WHERE chat_id = ?", (chat_id,)
-        )
-        if row is None:
-            return DigestSettings(chat_id, True, DEFAULT_WEEKDAY, DEFAULT_TIME)
-        return DigestSettings(chat_id, bool(row[0]), row[1], row[2])
 
     async def save(
         self,
@@ -89,18 +81,6 @@ class Digests:
             return new
 
         return await self._db.write(work)
-
-    async def sent_for_week(self, chat_id: int, week: str) -> bool:
-        row = await self._db.fetchone(
-            "SELECT 1 FROM digest_log WHERE chat_id = ? AND iso_week = ?", (chat_id, week)
-        )
-        return row is not None
-
-    async def last_sent(self, chat_id: int) -> datetime | None:
-        value = await self._db.fetchvalue(
-            "SELECT max(created_at) FROM digest_log WHERE chat_id = ?", (chat_id,)
-        )
-        return None if value is None else from_db(value)
 
 
 @dataclass(frozen=True, slots=True)

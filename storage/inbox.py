@@ -113,7 +113,3 @@ class Inbox:
             " AND update_id < (SELECT max(update_id) FROM inbox)",
             (to_db(handled_before),),
         )
-
-    async def counts(self) -> dict[str, int]:
-        rows = await self._db.fetchall("SELECT state, count(*) FROM inbox GROUP BY state")
-        return {r[0]: r[1] for r in rows}

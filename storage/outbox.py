@@ -160,35 +160,6 @@ class Outbox:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def enqueue(
-        self,
-        chat_id: int,
-        kind: OutKind,
-        payload: dict[str, Any],
-        *,
-        dedup_key: str | None = None,
-        update_id: int | None = None,
-        not_before: datetime | None = None,
-    ) -> int | None:
-        """Owe one message on its own (see :func:`owe`)."""
-        at = None if not_before is None else to_db(not_before)
-        return await self._db.write(
-            lambda conn: owe(
-                conn, chat_id, kind, payload, now=self._db.now(), dedup_key=dedup_key,
-                update_id=update_id, not_before=at,
-            )
-        )  # fmt: skip
-
-    async def due(self, *, limit: int = 100) -> list[OutboxItem]:
-        """Pending messages whose time has come, oldest first; none for inactive chats."""
-        rows = await self._db.fetchall(
-            f"{SELECT_ITEM} WHERE state = 'pending' AND not_before <= ?"
-            " AND chat_id IN (SELECT chat_id FROM chats WHERE active = 1)"
-            " ORDER BY not_before, id LIMIT ?",
-            (self._db.now(), limit),
-        )
-        return [_item(r) for r in rows]
-
     async def next_per_chat(self, *, limit: int = 100) -> list[OutboxItem]:
         """The one message to send next in each active chat, so a chat keeps its id order.
 
@@ -209,10 +180,6 @@ class Outbox:
     async def get(self, item_id: int) -> OutboxItem | None:
         row = await self._db.fetchone(f"{SELECT_ITEM} WHERE id = ?", (item_id,))
         return None if row is None else _item(row)
-
-    async def state(self, item_id: int) -> str | None:
-        value = await self._db.fetchvalue("SELECT state FROM outbox WHERE id = ?", (item_id,))
-        return None if value is None else str(value)
 
     async def mark_sending(self, item_id: int) -> bool:
         """Claim a pending message before the request goes out; ``False`` if it was not pending."""

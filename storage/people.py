@@ -236,14 +236,6 @@ class Chats:
 
         return await self._db.write(work)
 
-    async def bound_to(self, binding: str) -> list[Chat]:
-        rows = await self._db.fetchall(
-            "SELECT chat_id, type, title, language, binding, active FROM chats"
-            " WHERE binding = ? ORDER BY chat_id",
-            (binding,),
-        )
-        return [_chat(r) for r in rows]
-
     async def set_active(self, chat_id: int, active: bool, *, reason: str | None = None) -> int:
         """A chat that blocked or removed the bot is inactive, and what it was owed is given up
         in the same transaction (so that nothing stale is sent if it comes back); returns how
@@ -303,21 +295,6 @@ class Memberships:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(
-        self, user_id: int, dept: str, role: Role, *, invite_code: str | None = None
-    ) -> None:
-        """Join a department; joining again as manager promotes, never demotes."""
-        await self._db.execute(
-            UPSERT_MEMBERSHIP,
-            {
-                "user_id": user_id,
-                "dept": dept,
-                "role": role.value,
-                "code": invite_code,
-                "now": self._db.now(),
-            },
-        )
-
     async def remove(self, user_id: int, dept: str, *, role: Role | None = None) -> bool:
         """End a membership; with ``role``, only if it is still that role (the one that was
         allowed to be removed), so that a promotion in between is not undone by it."""
@@ -355,13 +332,6 @@ class Memberships:
             "SELECT user_id, dept, role, joined_at FROM memberships"
             " WHERE user_id = ? ORDER BY joined_at, dept",
             (user_id,),
-        )
-        return [Membership(r[0], r[1], Role(r[2]), from_db(r[3])) for r in rows]
-
-    async def of_dept(self, dept: str) -> list[Membership]:
-        rows = await self._db.fetchall(
-            "SELECT user_id, dept, role, joined_at FROM memberships WHERE dept = ? ORDER BY joined_at",
-            (dept,),
         )
         return [Membership(r[0], r[1], Role(r[2]), from_db(r[3])) for r in rows]
 

@@ -8,7 +8,6 @@ chat has been told, once, in its next weekly digest.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -98,18 +97,3 @@ class Subscriptions:
             (chat_id,),
         )
         return [Subscription(r[0], Follow(r[1]), r[2], r[3]) for r in rows]
-
-    async def chats_following(self, task: int, departments: Iterable[str]) -> list[int]:
-        """Active chats following the current plan's task, one of its departments, or
-        everything; each once."""
-        depts = list(departments)
-        marks = ",".join("?" * len(depts))
-        rows = await self._db.fetchall(
-            "SELECT DISTINCT s.chat_id FROM subscriptions AS s"
-            " JOIN chats AS c ON c.chat_id = s.chat_id AND c.active = 1"
-            " WHERE s.ended_at IS NULL AND ((s.kind = 'task' AND s.target = ? AND s.plan_year = ?)"
-            f" OR (s.kind = 'dept' AND s.target IN ({marks}))"
-            " OR s.kind = 'all') ORDER BY s.chat_id",
-            [str(task), self._db.current_year(), *depts],
-        )
-        return [r[0] for r in rows]

@@ -257,14 +257,6 @@ class Updates:
     def _year(self, year: int | None) -> int:
         return self._db.current_year() if year is None else year
 
-    async def count(self, task: int | None = None, *, year: int | None = None) -> int:
-        """Updates about the plan's tasks (one task's, if given)."""
-        sql, params = "SELECT count(*) FROM status_updates WHERE plan_year = ?", [self._year(year)]
-        if task is not None:
-            sql += " AND task = ?"
-            params.append(task)
-        return int(await self._db.fetchvalue(sql, params))
-
     async def tasks_with_history(self, year: int) -> set[int]:
         """The numbers of ``year``'s tasks that anyone has reported on."""
         rows = await self._db.fetchall(

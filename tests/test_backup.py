@@ -17,6 +17,7 @@ from storage.migrations import LATEST_VERSION
 from storage.subscriptions import EVERYTHING, Follow
 from storage.updates import Status
 from tests.conftest import PLAN_YEAR
+from tests.rows import update_count
 
 TOTAL = 2000
 """Status updates the writer records while the backup runs."""
@@ -104,7 +105,7 @@ async def test_a_backup_taken_while_the_bot_writes_is_one_consistent_moment(
     restored = Storage(copy)
     await restored.open(plan_year=PLAN_YEAR)
     try:
-        assert await restored.updates.count() == len(ids)
+        assert await update_count(restored) == len(ids)
         again = await restored.updates.record(
             7, author_id=AUTHOR, dept=None, chat_id=None, note="after the restore"
         )

@@ -61,10 +61,10 @@ def png(plan: Plan, states: dict[int, TaskState]) -> bytes:
 
 @pytest.fixture
 def cjk() -> str:
-    path = chart.cjk_font()
-    if path is None:
+    font = chart.chart_font()
+    if font is None:
         pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk) — tofu checks skipped")
-    return path
+    return font.path
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def test_without_cjk_font_codes_and_one_warning(
         warnings.simplefilter("error")
         first = chart.progress_chart(plan, states, "zh", title="知识产权周报")
         second = chart.progress_chart(plan, states, "zh")
-    assert chart.cjk_font() is None
+    assert chart.chart_font() is None
     assert first.startswith(PNG_SIGNATURE) and first == second  # the Chinese title was dropped
     records = [r for r in caplog.records if r.name == "bot.render.chart"]
     assert len(records) == 1

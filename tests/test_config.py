@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config import MissingToken, Settings, describe_error
-from tests.conftest import ROOT
+from tests.conftest import DATA, ROOT
 
 TOKEN = "123456789:AAHfakefakefakefakefakefakefake12345"
 SETTING_NAMES = (
@@ -52,7 +52,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.telegram_api_base_url == "https://api.telegram.org/bot"
     assert settings.database_path == Path("data/bot.db")
-    assert settings.tasks_file == Path("data/tasks.json")
+    # The plan installed with the bot, whatever the working directory (this test runs in an
+    # empty one); in this editable install, the checkout's own file.
+    assert settings.tasks_file == DATA / "tasks.json" and settings.tasks_file.is_file()
     assert settings.bot_admins == frozenset()
     assert settings.bot_timezone == "Asia/Shanghai"
     assert settings.bot_language == "zh"

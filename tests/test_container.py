@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,23 @@ def test_installs_the_project_as_make_does_and_the_font_the_readme_names() -> No
     assert "pip install --quiet -e '.[test]'" in MAKEFILE  # the same project, plus tests
     assert "apt-get install -y --no-install-recommends fonts-noto-cjk" in DOCKERFILE
     assert "fonts-noto-cjk" in README and "fonts-noto-cjk" in (ROOT / ".ci/run").read_text()
-    for copied in re.findall(r"^COPY (?!--)(\S+)", DOCKERFILE, re.M):
-        assert (ROOT / copied).exists(), f"the Dockerfile copies {copied}, which is missing"
+    for line in re.findall(r"^COPY (?!--)(.+)$", DOCKERFILE, re.M):
+        for copied in line.split()[:-1]:
+            assert (ROOT / copied).exists(), f"the Dockerfile copies {copied}, which is missing"
+
+
+def test_the_plan_comes_inside_the_installed_package() -> None:
+    """The wheel carries data/ as bot.data: the image copies nothing else from the checkout and
+    sets no TASKS_FILE, so the bot runs the plan installed with it."""
+    assert re.findall(r"^COPY (?!--from=build)(.+)$", final_stage(), re.M) == []
+    assert "TASKS_FILE" not in DOCKERFILE and "TASKS_FILE" not in COMPOSE
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    shipped = config["setuptools"]["package-data"]["bot.data"]
+    assert config["setuptools"]["package-dir"]["bot.data"] == "data"
+    (line,) = [ln for ln in re.findall(r"^COPY (data/.+)$", DOCKERFILE, re.M)]
+    assert sorted(line.split()[:-1]) == sorted(
+        ["data/__init__.py", *(f"data/{f}" for f in shipped)]
+    )
 
 
 def test_database_volume_agrees_everywhere() -> None:
@@ -69,7 +85,8 @@ def test_every_setting_named_in_the_deployment_files_exists() -> None:
     not_ours |= {"PIP_DISABLE_PIP_VERSION_CHECK", "MPLCONFIGDIR"}
     assert named - not_ours <= fields, named - not_ours - fields
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
-    assert set(re.findall(r"^([A-Z_]+)=", example, re.M)) == fields
+    # Every setting, set or (when its default is what most want) shown commented out.
+    assert set(re.findall(r"^(?:# )?([A-Z_]+)=", example, re.M)) == fields
 
 
 def healthcheck(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

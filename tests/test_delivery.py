@@ -22,6 +22,7 @@ from bot.render.outgoing import Outgoing
 from storage import Storage
 from storage.outbox import OutboxItem
 from storage.subscriptions import Follow
+from tests import rows
 from tests.conftest import PLAN_YEAR, FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, TEST_INBOX, running_bot, settings_for, started
 
@@ -91,8 +92,8 @@ async def world(fake: FakeTelegram, storage: Storage, count: int) -> list[FakeCh
 
 async def owe(storage: Storage, chat_id: int, label: str) -> int:
     """Enqueue a finished text for a chat, as a feature would."""
-    item = await storage.outbox.enqueue(
-        chat_id, "text", {"text": f"<b>{label}</b>"}, dedup_key=f"test:{chat_id}:{label}"
+    item = await rows.owe(
+        storage, chat_id, "text", {"text": f"<b>{label}</b>"}, dedup_key=f"test:{chat_id}:{label}"
     )
     assert item is not None
     return item
@@ -116,7 +117,7 @@ def settled(storage: Storage, expected: dict[int, str]) -> Callable[[], Awaitabl
     """True once each row is in the expected state (the fake shows a message before that)."""
 
     async def check() -> bool:
-        return all([await storage.outbox.state(i) == state for i, state in expected.items()])
+        return all([await rows.outbox_state(storage, i) == state for i, state in expected.items()])
 
     return check
 
@@ -210,7 +211,7 @@ async def test_blocked_user_is_refused_once_and_left_alone(tmp_path: Path) -> No
         sender.wake()
         await until(settled(storage, {after: "sent"}), "the other chat's next row")
         assert texts(h.fake, other) == ["n1", "n5"]
-        assert await storage.outbox.state(later) == "pending"
+        assert await rows.outbox_state(storage, later) == "pending"
         refusals = [r for r in h.fake.rejections if r.chat_id == blocked_chat.id]
         assert [r.description for r in refusals] == ["Forbidden: bot was blocked by the user"]
         assert h.fake.bot_messages(blocked_chat) == []
@@ -312,7 +313,7 @@ async def test_a_refused_message_fails_alone(tmp_path: Path) -> None:
         storage, sender = parts(h.app)
         _, chat = h.user(51, "Bo")
         await storage.chats.seen(chat.id, type="private", title="Bo")
-        broken = await storage.outbox.enqueue(chat.id, "text", {"text": "<b>unclosed"})
+        broken = await rows.owe(storage, chat.id, "text", {"text": "<b>unclosed"})
         # A row of a kind this version does not know (left by a newer one): written as is.
         now = storage.db.now()
         unknown = await storage.db.write(
@@ -410,9 +411,9 @@ async def test_stop_finishes_the_send_in_flight_and_starts_nothing_new(
 
         await sender.stop()
         assert not sender.running and sender.in_flight == 0
-        assert await storage.outbox.state(first) == "sent"
-        assert await storage.outbox.state(held) == "sent"
-        assert [await storage.outbox.state(row) for row in rest] == ["pending", "pending"]
+        assert await rows.outbox_state(storage, first) == "sent"
+        assert await rows.outbox_state(storage, held) == "sent"
+        assert [await rows.outbox_state(storage, row) for row in rest] == ["pending", "pending"]
         assert texts(fake, chats[1]) == ["n1"]
         await sender.stop()  # again: nothing happens
         leftovers = [t for t in asyncio.all_tasks() if t.get_name().startswith("outbox")]
@@ -430,30 +431,29 @@ async def _three_chats(storage: Storage) -> None:
     await storage.chats.seen(C, type="group", title="C")
 
 
-async def test_due_and_next_per_chat_skip_inactive_chats(storage: Storage) -> None:
+async def test_next_per_chat_skips_inactive_chats(storage: Storage) -> None:
     await _three_chats(storage)
-    a = await storage.outbox.enqueue(A, "text", {"text": "a"})
-    b = await storage.outbox.enqueue(B, "text", {"text": "b"})
+    a = await rows.owe(storage, A, "text", {"text": "a"})
+    b = await rows.owe(storage, B, "text", {"text": "b"})
     await storage.chats.set_active(A, False, reason="blocked")
-    later = await storage.outbox.enqueue(A, "text", {"text": "owed while inactive"})
-    assert [i.id for i in await storage.outbox.due()] == [b]
+    later = await rows.owe(storage, A, "text", {"text": "owed while inactive"})
     assert [i.id for i in await storage.outbox.next_per_chat()] == [b]
     await storage.chats.set_active(A, True)
-    assert await storage.outbox.state(a) == "failed", "given up when the chat went inactive"
-    assert [i.id for i in await storage.outbox.due()] == [b, later]
+    assert await rows.outbox_state(storage, a) == "failed", "given up when the chat went inactive"
+    assert [i.id for i in await storage.outbox.next_per_chat()] == [b, later]
 
 
 async def test_next_per_chat_offers_one_row_per_chat_in_id_order(
     storage: Storage, clock: FakeClock
 ) -> None:
     await _three_chats(storage)
-    a1 = await storage.outbox.enqueue(A, "text", {"text": "a1"})
-    b1 = await storage.outbox.enqueue(B, "text", {"text": "b1"})
-    a2 = await storage.outbox.enqueue(A, "text", {"text": "a2"})
-    scheduled = await storage.outbox.enqueue(
-        C, "text", {"text": "c1"}, not_before=clock.now + timedelta(hours=1)
+    a1 = await rows.owe(storage, A, "text", {"text": "a1"})
+    b1 = await rows.owe(storage, B, "text", {"text": "b1"})
+    a2 = await rows.owe(storage, A, "text", {"text": "a2"})
+    scheduled = await rows.owe(
+        storage, C, "text", {"text": "c1"}, not_before=clock.now + timedelta(hours=1)
     )
-    c2 = await storage.outbox.enqueue(C, "text", {"text": "c2"})
+    c2 = await rows.owe(storage, C, "text", {"text": "c2"})
     assert scheduled is not None and a1 is not None
 
     async def offered() -> list[int | None]:
@@ -473,15 +473,15 @@ async def test_next_per_chat_offers_one_row_per_chat_in_id_order(
 
 async def test_requeue_sending_puts_back_only_interrupted_rows(storage: Storage) -> None:
     await _three_chats(storage)
-    interrupted = await storage.outbox.enqueue(A, "text", {"text": "x"})
-    sent = await storage.outbox.enqueue(B, "text", {"text": "y"})
-    waiting = await storage.outbox.enqueue(C, "text", {"text": "z"})
+    interrupted = await rows.owe(storage, A, "text", {"text": "x"})
+    sent = await rows.owe(storage, B, "text", {"text": "y"})
+    waiting = await rows.owe(storage, C, "text", {"text": "z"})
     assert interrupted is not None and sent is not None and waiting is not None
     for item in (interrupted, sent):
         assert await storage.outbox.mark_sending(item)
     await storage.outbox.mark_sent(sent, message_id=7)
     assert await storage.outbox.requeue_sending() == 1
-    assert await storage.outbox.state(interrupted) == "pending"
-    assert await storage.outbox.state(sent) == "sent"
-    assert await storage.outbox.state(waiting) == "pending"
+    assert await rows.outbox_state(storage, interrupted) == "pending"
+    assert await rows.outbox_state(storage, sent) == "sent"
+    assert await rows.outbox_state(storage, waiting) == "pending"
     assert await storage.outbox.requeue_sending() == 0

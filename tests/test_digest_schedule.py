@@ -15,6 +15,7 @@ from bot.plan import Plan
 from storage import Storage
 from storage.people import WHOLE_PLAN
 from tests.conftest import PLAN_YEAR, FakeClock
+from tests.rows import pending
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GROUP = -1001
@@ -63,7 +64,7 @@ async def test_goes_out_at_the_set_local_time(tmp_path: Path, plan: Plan) -> Non
         assert await digester.owe_due() == 1
         assert await digester.owe_due() == 0
         assert await digests_sent(digester) == ["2026-W48"]
-        rows = await digester.storage.outbox.due()
+        rows = await pending(digester.storage)
         assert rows[0].payload["text"].startswith("<b>📋 国家知识产权局 · 第 48 周周报</b>")
 
 
@@ -130,7 +131,7 @@ async def test_the_whole_plan_digest_owes_a_chart(tmp_path: Path, plan: Plan) ->
     async with Bot(tmp_path / "bot.db", clock, plan) as digester:
         await bound_group(digester, WHOLE_PLAN)
         assert await digester.owe_due() == 1
-        kinds = [item.kind for item in await digester.storage.outbox.due()]
+        kinds = [item.kind for item in await pending(digester.storage)]
         assert kinds[-1] == "chart" and set(kinds[:-1]) == {"text"}
 
 
@@ -151,7 +152,7 @@ async def test_a_department_digest_lists_the_first_40_changes_and_counts_the_res
             await record(others[i % len(others)], author_id=7, dept=None, chat_id=None, note="x")
         clock.now = local(hours=9)
         assert await digester.owe_due() == 1
-        text = "".join(item.payload["text"] for item in await digester.storage.outbox.due())
+        text = "".join(item.payload["text"] for item in await pending(digester.storage))
         assert "<b>本周变化</b>（45）" in text
         assert "n0”" in text and "n39”" in text and "n40”" not in text
         assert "……另有 5 条" in text

@@ -9,6 +9,7 @@ import pytest
 
 from bot.faketelegram import FakeMessage
 from storage.people import Role
+from tests import rows
 from tests.conftest import FakeClock
 from tests.harness import ADMIN_ID, Harness, running_bot
 from tests.test_e2e_commands import invite_link, join
@@ -322,7 +323,7 @@ async def test_a_long_roster_comes_in_messages_within_telegrams_limit(bot: Harne
         await storage.users.seen(
             n, full_name=f"知识产权局联络员第{n}号" * 3, username=f"liaison_{n}"
         )
-        await storage.memberships.add(n, "cnipa", Role.MEMBER)
+        await rows.join(storage, n, "cnipa", Role.MEMBER)
     admin, admin_dm = bot.user(ADMIN_ID, "Ada")
     messages = await bot.say(admin, admin_dm, "/members cnipa")
     assert len(messages) > 1

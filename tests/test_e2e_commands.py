@@ -125,7 +125,9 @@ async def test_a_stranger_is_refused_but_may_read(bot: Harness) -> None:
     assert await bot.ask(bo, dm, "/invite cnipa") == "只有管理员或部门负责人可以邀请成员。"
     assert "任务 1 ·" in await bot.ask(bo, dm, "/task 1")
     assert "包含“商标”的任务" in await bot.ask(bo, dm, "/find 商标")
-    assert "部门" in await bot.ask(bo, dm, "/depts")
+    departments = (await bot.ask(bo, dm, "/depts")).splitlines()
+    assert departments[0] == "部门（43 个）：代码 名称 · 牵头/参与 · 已完成"
+    assert "cnipa 国家知识产权局 · 23/25 · ✅0" in departments
     await bot.fake.send(bo, dm, "/overview")
     *texts, chart = await bot.fake.replies(dm, at_least=2)  # the chart takes a moment to draw
     assert "按牵头部门" in texts[-1].text

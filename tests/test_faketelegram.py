@@ -589,6 +589,18 @@ async def test_a_lone_surrogate_from_a_user_is_delivered_escaped(fake: FakeTeleg
     assert update["message"]["entities"] == [{"type": "bot_command", "offset": 0, "length": 5}]
 
 
+async def test_update_ids_go_on_from_where_the_bot_got_to() -> None:
+    """Telegram keeps counting across a bot's restarts; a new fake is told where it got to."""
+    async with (
+        FakeTelegram(first_update_id=501) as fake,
+        Bot(fake.token, base_url=fake.base_url) as bot,
+    ):
+        alice = fake.add_user(1001, "Alice")
+        await fake.send(alice, fake.private_chat(alice), "after a restart")
+        await fake.send(alice, fake.private_chat(alice), "and again")
+        assert [u.update_id for u in await bot.get_updates()] == [501, 502]
+
+
 async def test_get_updates_long_polls_and_confirms_by_offset(fake: FakeTelegram, bot: Bot) -> None:
     alice = fake.add_user(1001, "Alice")
     started = time.monotonic()

@@ -17,6 +17,7 @@ from bot.faketelegram import FakeTelegram
 from bot.runner import inbox_of, started
 from storage import Storage
 from storage.inbox import chat_of
+from tests import rows
 from tests.conftest import PLAN_YEAR, FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, TEST_INBOX, settings_for
 
@@ -122,7 +123,7 @@ async def test_an_update_that_does_not_parse_is_kept_as_failed(tmp_path: Path) -
             assert card.text.startswith("任务 1 · ")
             storage = app.bot_data.storage
             assert storage is not None
-            assert (await storage.inbox.counts()).get("failed") == 1
+            assert (await rows.inbox_states(storage)).get("failed") == 1
 
 
 async def test_handled_rows_are_pruned_but_the_offset_is_kept(

@@ -87,12 +87,16 @@ async def test_banner_then_quit(tmp_path: Path) -> None:
 
 async def test_help_gets_an_answer(tmp_path: Path) -> None:
     transcript = await run(["/help", ":quit"], tmp_path / "s.db")
-    assert bot_text(answer_to(transcript, "> /help")).removeprefix("bot: ").strip()
+    said = bot_text(answer_to(transcript, "> /help"))
+    assert said.startswith("bot: 可用命令")
+    assert "/task 12 — 任务卡片" in said and "/invite cnipa — 生成一次性邀请链接" in said
 
 
 async def test_start_gets_an_answer(tmp_path: Path) -> None:
     transcript = await run([":as ming", "/start", ":quit"], tmp_path / "s.db")
-    assert bot_text(answer_to(transcript, "Ming @ private> /start")).removeprefix("bot: ").strip()
+    said = bot_text(answer_to(transcript, "Ming @ private> /start"))
+    assert said.startswith("bot: 你好，Ming！")
+    assert "请向管理员或本部门负责人索取邀请链接" in said
 
 
 async def test_prompt_follows_person_and_chat(tmp_path: Path) -> None:
@@ -132,23 +136,26 @@ async def test_help_lists_meta_commands_and_input_end_quits(tmp_path: Path) -> N
 
 async def test_database_is_kept_between_runs(tmp_path: Path) -> None:
     database = tmp_path / "nested" / "s.db"
-    await run([":quit"], database)
-    first = database.stat().st_ino
-    await run([":quit"], database)
-    assert database.stat().st_ino == first
+    first = await run(["/update 1 进行中 40% 第一次运行时记录", ":quit"], database)
+    assert bot_text(answer_to(first, "> /update 1 进行中 40% 第一次运行时记录")).startswith(
+        "bot: 已记录：任务 1 → 🔵 进行中 40%"
+    )
+    second = await run(["/task 1", ":quit"], database)
+    card = bot_text(answer_to(second, "> /task 1"))
+    assert "状态：🔵 进行中 · 40%" in card
+    assert "“第一次运行时记录”" in card
 
 
 async def test_invite_link_opened_by_ming_welcomes_him(tmp_path: Path) -> None:
     lines = ["/invite cnipa", ":as ming", ":open", ":quit"]
     transcript = await run(lines, tmp_path / "s.db")
-    invite = answer_to(transcript, "Ada @ private> /invite cnipa")
-    if not any(f"t.me/{BOT_USERNAME}?start=join-" in line for line in invite):
-        pytest.xfail("needs /invite")
+    invite = bot_text(answer_to(transcript, "Ada @ private> /invite cnipa"))
+    assert invite.startswith("bot: 邀请链接（一次性，"), invite
+    assert re.search(rf"https://t\.me/{BOT_USERNAME}\?start=join-[A-Za-z0-9_-]{{16}}", invite)
     opened = answer_to(transcript, "Ming @ private> :open")
     assert opened[0] == "(using the link shown in Ada's private chat, as if forwarded)"
     assert re.match(r"\(opened the link: Ming sends /start join-\S+ here\)", opened[1])
-    assert bot_text(opened).removeprefix("bot: ").strip()
-    assert "国家知识产权局" in bot_text(opened)
+    assert bot_text(opened).startswith("bot: 欢迎加入国家知识产权局（成员）！")
 
 
 # --- the sandbox's own rendering and meta-commands, on a tiny stand-in bot ---------------

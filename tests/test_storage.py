@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from storage import Storage
-from storage.digests import iso_week
+from storage.digests import DigestChat, iso_week
 from storage.people import WHOLE_PLAN, Redeemed, Role
 from storage.subscriptions import EVERYTHING, Follow, Subscription
 from storage.updates import Status, StatusUpdate, _made_between
+from tests import rows
 from tests.conftest import PLAN_YEAR, FakeClock
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -29,6 +30,28 @@ async def person(storage: Storage, user_id: int = LI, name: str = "Li Wei") -> N
 
 async def group(storage: Storage, chat_id: int = GROUP, title: str = "CNIPA") -> None:
     await storage.chats.seen(chat_id, type="group", title=title)
+
+
+async def bound(storage: Storage, chat_id: int = GROUP) -> None:
+    """A group bound to CNIPA: a chat the weekly digest is for."""
+    await group(storage, chat_id)
+    await storage.chats.bind(chat_id, "cnipa", by=LI)
+
+
+async def digest_of(storage: Storage, chat_id: int, week: str = "2026-W48") -> DigestChat | None:
+    """A chat's digest as the scheduler reads it: its settings, and whether the week's went."""
+    return await storage.digest_queue.chat(chat_id, week)
+
+
+async def notified(storage: Storage, task: int, departments: list[str]) -> list[int]:
+    """The chats owed a notification of a new update on ``task`` (made in no chat)."""
+    recorded = await storage.updates.record(
+        task, author_id=LI, dept=None, chat_id=None, note="n", departments=departments
+    )
+    owed = await storage.db.fetchall(
+        "SELECT chat_id FROM outbox WHERE update_id = ? ORDER BY chat_id", (recorded.update.id,)
+    )
+    return [row[0] for row in owed]
 
 
 async def report(storage: Storage, task: int, **fields: object) -> StatusUpdate:
@@ -114,25 +137,25 @@ async def test_bind_to_dept_and_whole_plan_then_unbind(storage: Storage) -> None
     await storage.chats.bind(GROUP, "cnipa", by=LI)
     await storage.chats.bind(OTHER, WHOLE_PLAN, by=LI)
 
-    assert [c.chat_id for c in await storage.chats.bound_to("cnipa")] == [GROUP]
-    assert [c.chat_id for c in await storage.chats.bound_to(WHOLE_PLAN)] == [OTHER]
+    assert await rows.bound_chats(storage, "cnipa") == [GROUP]
+    assert await rows.bound_chats(storage, WHOLE_PLAN) == [OTHER]
     assert (await storage.chats.get(OTHER)).binding == "*"
-    assert await storage.chats.bound_to("mof") == []
+    assert await rows.bound_chats(storage, "mof") == []
 
     assert await storage.chats.unbind(GROUP) == "cnipa"
     assert (await storage.chats.get(GROUP)).binding is None
-    assert await storage.chats.bound_to("cnipa") == []
+    assert await rows.bound_chats(storage, "cnipa") == []
     assert await storage.chats.unbind(GROUP) is None, "nothing left to unbind"
     assert await storage.chats.unbind(12345) is None, "unknown chat"
-    assert [c.chat_id for c in await storage.chats.bound_to(WHOLE_PLAN)] == [OTHER]
+    assert await rows.bound_chats(storage, WHOLE_PLAN) == [OTHER]
 
 
 async def test_rebinding_replaces_the_binding(storage: Storage) -> None:
     await group(storage)
     await storage.chats.bind(GROUP, "cnipa", by=LI)
     await storage.chats.bind(GROUP, "mof", by=LI)
-    assert await storage.chats.bound_to("cnipa") == []
-    assert [c.chat_id for c in await storage.chats.bound_to("mof")] == [GROUP]
+    assert await rows.bound_chats(storage, "cnipa") == []
+    assert await rows.bound_chats(storage, "mof") == [GROUP]
 
 
 async def test_set_active_false_with_reason_then_back(storage: Storage) -> None:
@@ -149,6 +172,7 @@ async def test_set_active_false_with_reason_then_back(storage: Storage) -> None:
 
 async def _chat_with_everything(storage: Storage, chat_id: int) -> int:
     """A bound group with a subscription, digest settings, a logged digest and a queued message."""
+    await person(storage)
     await group(storage, chat_id)
     await storage.chats.bind(chat_id, "cnipa", by=LI)
     await storage.chats.set_language(chat_id, "zh")
@@ -159,7 +183,7 @@ async def _chat_with_everything(storage: Storage, chat_id: int) -> int:
         "INSERT INTO digest_log (chat_id, iso_week, created_at) VALUES (?, '2026-W48', ?)",
         (chat_id, storage.db.now()),
     )
-    item = await storage.outbox.enqueue(chat_id, "notification", {"text": "hi"})
+    item = await rows.owe(storage, chat_id, "notification", {"text": "hi"})
     assert item is not None
     return item
 
@@ -179,19 +203,23 @@ async def test_migrate_to_an_unknown_id_carries_everything(storage: Storage) -> 
         "zh",
         "CNIPA",
     )
-    assert [c.chat_id for c in await storage.chats.bound_to("cnipa")] == [new]
+    assert await rows.bound_chats(storage, "cnipa") == [new]
     assert await storage.subscriptions.of_chat(new) == [
         Subscription(new, Follow.DEPT, "cnipa"),
         Subscription(new, Follow.TASK, "5", PLAN_YEAR),
     ]
     assert await storage.subscriptions.of_chat(GROUP) == []
-    settings = await storage.digests.settings(new)
-    assert (settings.weekday, settings.at_time) == (3, "10:30")
-    assert await storage.digests.sent_for_week(new, "2026-W48")
-    assert not await storage.digests.sent_for_week(GROUP, "2026-W48")
+    digest = await digest_of(storage, new)
+    assert digest is not None
+    assert (digest.settings.weekday, digest.settings.at_time, digest.sent_this_week) == (
+        3,
+        "10:30",
+        True,
+    )
+    assert await digest_of(storage, GROUP) is None
     queued = await storage.outbox.get(item)
     assert queued is not None and queued.chat_id == new
-    assert [i.chat_id for i in await storage.outbox.due()] == [new]
+    assert [i.chat_id for i in await storage.outbox.next_per_chat()] == [new]
 
 
 async def test_migrate_into_an_existing_chat_merges(storage: Storage) -> None:
@@ -213,9 +241,9 @@ async def test_migrate_into_an_existing_chat_merges(storage: Storage) -> None:
         Subscription(new, Follow.TASK, "7", PLAN_YEAR),
     ]
     assert await storage.subscriptions.of_chat(GROUP) == []
-    assert await storage.subscriptions.chats_following(5, []) == [new]
-    assert (await storage.digests.settings(new)).weekday == 3
-    assert await storage.digests.sent_for_week(new, "2026-W48")
+    assert await notified(storage, 5, []) == [new]
+    digest = await digest_of(storage, new)
+    assert digest is not None and digest.settings.weekday == 3 and digest.sent_this_week
     assert (await storage.outbox.get(item)).chat_id == new
     remaining = await storage.db.fetchvalue(
         "SELECT (SELECT count(*) FROM subscriptions WHERE chat_id = :c)"
@@ -258,9 +286,9 @@ async def test_migrate_into_an_existing_chat_keeps_its_own_settings(storage: Sto
 
     chat = await storage.chats.get(new)
     assert (chat.binding, chat.language) == ("mof", "en")
-    assert (await storage.digests.settings(new)).weekday == 5
+    assert (await digest_of(storage, new)).settings.weekday == 5
     assert await storage.chats.get(GROUP) is None
-    assert await storage.chats.bound_to("cnipa") == []
+    assert await rows.bound_chats(storage, "cnipa") == []
 
 
 # --- memberships ----------------------------------------------------------------------------
@@ -268,30 +296,30 @@ async def test_migrate_into_an_existing_chat_keeps_its_own_settings(storage: Sto
 
 async def test_joining_again_as_manager_promotes(storage: Storage) -> None:
     await person(storage)
-    await storage.memberships.add(LI, "cnipa", Role.MEMBER)
+    await rows.join(storage, LI, "cnipa", Role.MEMBER)
     assert [m.role for m in await storage.memberships.of_user(LI)] == [Role.MEMBER]
-    await storage.memberships.add(LI, "cnipa", Role.MANAGER)
+    await rows.join(storage, LI, "cnipa", Role.MANAGER)
     assert [m.role for m in await storage.memberships.of_user(LI)] == [Role.MANAGER]
 
 
 async def test_joining_again_as_member_does_not_demote(storage: Storage) -> None:
     await person(storage)
-    await storage.memberships.add(LI, "cnipa", Role.MANAGER)
-    await storage.memberships.add(LI, "cnipa", Role.MEMBER)
+    await rows.join(storage, LI, "cnipa", Role.MANAGER)
+    await rows.join(storage, LI, "cnipa", Role.MEMBER)
     memberships = await storage.memberships.of_user(LI)
     assert [(m.dept, m.role) for m in memberships] == [("cnipa", Role.MANAGER)]
 
 
-async def test_memberships_of_user_and_of_dept_and_remove(
+async def test_memberships_of_user_and_the_roster_and_remove(
     storage: Storage, clock: FakeClock
 ) -> None:
     await person(storage, LI)
     await person(storage, WANG, "Wang Fang")
     joined = clock.now
-    await storage.memberships.add(LI, "cnipa", Role.MANAGER)
+    await rows.join(storage, LI, "cnipa", Role.MANAGER)
     clock.advance(hours=1)
-    await storage.memberships.add(WANG, "cnipa", Role.MEMBER)
-    await storage.memberships.add(LI, "mof", Role.MEMBER)
+    await rows.join(storage, WANG, "cnipa", Role.MEMBER)
+    await rows.join(storage, LI, "mof", Role.MEMBER)
 
     mine = await storage.memberships.of_user(LI)
     assert [(m.user_id, m.dept, m.role) for m in mine] == [
@@ -299,25 +327,25 @@ async def test_memberships_of_user_and_of_dept_and_remove(
         (LI, "mof", Role.MEMBER),
     ]
     assert mine[0].joined_at == joined
-    cnipa = await storage.memberships.of_dept("cnipa")
+    cnipa = await storage.memberships.roster("cnipa")
     assert [(m.user_id, m.role) for m in cnipa] == [(LI, Role.MANAGER), (WANG, Role.MEMBER)]
-    assert await storage.memberships.of_dept("nobody") == []
+    assert await storage.memberships.roster("nobody") == []
 
     assert await storage.memberships.remove(LI, "cnipa") is True
     assert await storage.memberships.remove(LI, "cnipa") is False
     assert [m.dept for m in await storage.memberships.of_user(LI)] == ["mof"]
-    assert [m.user_id for m in await storage.memberships.of_dept("cnipa")] == [WANG]
+    assert [m.user_id for m in await storage.memberships.roster("cnipa")] == [WANG]
 
 
 async def test_a_membership_for_an_unknown_user_is_refused(storage: Storage) -> None:
     assert await storage.db.fetchvalue("PRAGMA foreign_keys") == 1
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-        await storage.memberships.add(999, "cnipa", Role.MEMBER)
-    assert await storage.memberships.of_dept("cnipa") == []
+        await rows.join(storage, 999, "cnipa", Role.MEMBER)
+    assert await storage.memberships.roster("cnipa") == []
     # The failed write was rolled back: the next one goes through.
     await person(storage)
-    await storage.memberships.add(LI, "cnipa", Role.MEMBER)
-    assert [m.user_id for m in await storage.memberships.of_dept("cnipa")] == [LI]
+    await rows.join(storage, LI, "cnipa", Role.MEMBER)
+    assert [m.user_id for m in await storage.memberships.roster("cnipa")] == [LI]
 
 
 # --- invites --------------------------------------------------------------------------------
@@ -369,7 +397,7 @@ async def test_an_invite_is_used_once(storage: Storage, second: int) -> None:
     assert again.outcome is Redeemed.USED
     assert again.invite is not None and again.invite.used_by == WANG
     assert await storage.memberships.of_user(ZHAO) == []
-    assert [m.user_id for m in await storage.memberships.of_dept("cnipa")] == [WANG]
+    assert [m.user_id for m in await storage.memberships.roster("cnipa")] == [WANG]
 
 
 @pytest.mark.parametrize(
@@ -408,7 +436,7 @@ async def test_an_unknown_code(storage: Storage) -> None:
 async def test_a_member_invite_does_not_demote_a_manager(storage: Storage) -> None:
     await person(storage, LI)
     await person(storage, WANG, "Wang Fang")
-    await storage.memberships.add(WANG, "cnipa", Role.MANAGER)
+    await rows.join(storage, WANG, "cnipa", Role.MANAGER)
     invite = await storage.invites.create("cnipa", Role.MEMBER, created_by=LI)
     assert (await storage.invites.redeem(invite.code, WANG)).outcome is Redeemed.JOINED
     assert [m.role for m in await storage.memberships.of_user(WANG)] == [Role.MANAGER]
@@ -651,7 +679,7 @@ async def test_invalid_updates_are_refused(storage: Storage, fields: dict) -> No
     await person(storage)
     with pytest.raises(ValueError):
         await report(storage, 7, **fields)
-    assert await storage.updates.count() == 0
+    assert await rows.update_count(storage) == 0
     assert await storage.updates.state(7) is None
 
 
@@ -684,8 +712,8 @@ async def test_concurrent_updates_to_one_task(storage: Storage) -> None:
         *(report(storage, 7, status=cycle[i % 3], progress=i) for i in range(50))
     )
 
-    assert await storage.updates.count(7) == 50
-    assert await storage.updates.count() == 50
+    assert await rows.update_count(storage, 7) == 50
+    assert await rows.update_count(storage) == 50
     ids = [u.id for u in updates]
     assert len(set(ids)) == 50
     state = await storage.updates.state(7)
@@ -742,7 +770,8 @@ async def test_of_chat_order(storage: Storage) -> None:
     assert await storage.subscriptions.of_chat(12345) == []
 
 
-async def test_chats_following(storage: Storage) -> None:
+async def test_an_update_is_owed_once_to_each_chat_following_it(storage: Storage) -> None:
+    await person(storage)
     everything, by_task, by_dept, inactive, unrelated = -1, -2, -3, -4, -5
     for chat_id in (everything, by_task, by_dept, inactive, unrelated):
         await group(storage, chat_id)
@@ -760,15 +789,14 @@ async def test_chats_following(storage: Storage) -> None:
     await follow(unrelated, Follow.TASK, "17", by=LI)
     await follow(unrelated, Follow.DEPT, "ndrc", by=LI)
 
-    following = storage.subscriptions.chats_following
-    assert sorted(await following(7, ["cnipa", "mof"])) == sorted([everything, by_task, by_dept])
-    assert len(await following(7, ["cnipa", "mof"])) == 3
-    assert sorted(await following(7, [])) == sorted([everything, by_task])
-    assert await following(8, ["cnipa"]) == [everything]
-    assert sorted(await following(8, iter(["mof"]))) == sorted([everything, by_dept])
+    # Each list is sorted and without repeats: a chat following three ways is owed one message.
+    assert await notified(storage, 7, ["cnipa", "mof"]) == sorted([everything, by_task, by_dept])
+    assert await notified(storage, 7, []) == sorted([everything, by_task])
+    assert await notified(storage, 8, ["cnipa"]) == [everything]
+    assert await notified(storage, 8, ["mof"]) == sorted([everything, by_dept])
 
     await storage.chats.set_active(inactive, True)
-    assert inactive in await following(8, [])
+    assert inactive in await notified(storage, 8, [])
 
 
 # --- outbox ---------------------------------------------------------------------------------
@@ -776,78 +804,82 @@ async def test_chats_following(storage: Storage) -> None:
 
 async def test_enqueue_with_a_dedup_key(storage: Storage) -> None:
     await group(storage)
-    first = await storage.outbox.enqueue(GROUP, "notification", {"n": 1}, dedup_key="u1:-100")
+    first = await rows.owe(storage, GROUP, "notification", {"n": 1}, dedup_key="u1:-100")
     assert isinstance(first, int)
-    again = await storage.outbox.enqueue(GROUP, "notification", {"n": 2}, dedup_key="u1:-100")
+    again = await rows.owe(storage, GROUP, "notification", {"n": 2}, dedup_key="u1:-100")
     assert again is None
-    other = await storage.outbox.enqueue(GROUP, "notification", {"n": 3}, dedup_key="u2:-100")
+    other = await rows.owe(storage, GROUP, "notification", {"n": 3}, dedup_key="u2:-100")
     assert other is not None and other != first
-    no_keys = [await storage.outbox.enqueue(GROUP, "notification", {}) for _ in range(2)]
+    no_keys = [await rows.owe(storage, GROUP, "notification", {}) for _ in range(2)]
     assert None not in no_keys and no_keys[0] != no_keys[1]
-    assert [i.payload for i in await storage.outbox.due()] == [{"n": 1}, {"n": 3}, {}, {}]
+    assert [i.payload for i in await rows.pending(storage)] == [{"n": 1}, {"n": 3}, {}, {}]
 
 
-async def test_due_waits_for_not_before(storage: Storage, clock: FakeClock) -> None:
-    await group(storage)
-    now = await storage.outbox.enqueue(GROUP, "notification", {"when": "now"})
-    later = await storage.outbox.enqueue(
-        GROUP, "text", {"when": "later"}, not_before=clock.now + timedelta(hours=1)
+async def test_a_message_waits_for_not_before(storage: Storage, clock: FakeClock) -> None:
+    await group(storage, GROUP)
+    await group(storage, OTHER)
+    now = await rows.owe(storage, GROUP, "notification", {"when": "now"})
+    later = await rows.owe(
+        storage, OTHER, "text", {"when": "later"}, not_before=clock.now + timedelta(hours=1)
     )
-    assert [i.id for i in await storage.outbox.due()] == [now]
+    due = storage.outbox.next_per_chat
+    assert [i.id for i in await due()] == [now]
 
     clock.advance(minutes=59)
-    assert [i.id for i in await storage.outbox.due()] == [now]
+    assert [i.id for i in await due()] == [now]
     clock.advance(minutes=1)
-    assert [i.id for i in await storage.outbox.due()] == [now, later]
-    assert [i.id for i in await storage.outbox.due(limit=1)] == [now]
+    assert [i.id for i in await due()] == [now, later]
+    assert [i.id for i in await due(limit=1)] == [now]
     item = await storage.outbox.get(later)
-    assert (item.chat_id, item.kind, item.attempts) == (GROUP, "text", 0)
+    assert (item.chat_id, item.kind, item.attempts) == (OTHER, "text", 0)
     assert item.not_before == clock.now
 
 
-async def test_due_is_ordered_by_time_then_id(storage: Storage, clock: FakeClock) -> None:
-    await group(storage)
+async def test_chats_are_offered_by_time_then_id(storage: Storage, clock: FakeClock) -> None:
+    third = -300
+    for chat in (GROUP, OTHER, third):
+        await group(storage, chat)
     soon = clock.now + timedelta(minutes=5)
-    b = await storage.outbox.enqueue(GROUP, "text", {}, not_before=soon)
-    a = await storage.outbox.enqueue(GROUP, "text", {}, not_before=clock.now.astimezone(SHANGHAI))
-    c = await storage.outbox.enqueue(GROUP, "text", {}, not_before=soon)
+    b = await rows.owe(storage, GROUP, "text", {}, not_before=soon)
+    a = await rows.owe(storage, OTHER, "text", {}, not_before=clock.now.astimezone(SHANGHAI))
+    c = await rows.owe(storage, third, "text", {}, not_before=soon)
     clock.advance(minutes=5)
-    assert [i.id for i in await storage.outbox.due()] == [a, b, c]
+    assert [i.id for i in await storage.outbox.next_per_chat()] == [a, b, c]
 
 
 async def test_sending_and_sent(storage: Storage) -> None:
     await group(storage)
-    item = await storage.outbox.enqueue(GROUP, "notification", {})
-    assert await storage.outbox.state(item) == "pending"
+    item = await rows.owe(storage, GROUP, "notification", {})
+    assert await rows.outbox_state(storage, item) == "pending"
 
     assert await storage.outbox.mark_sending(item) is True
     assert await storage.outbox.mark_sending(item) is False, "claimed once only"
-    assert await storage.outbox.state(item) == "sending"
+    assert await rows.outbox_state(storage, item) == "sending"
     assert (await storage.outbox.get(item)).attempts == 1
-    assert await storage.outbox.due() == []
+    assert await storage.outbox.next_per_chat() == []
 
     await storage.outbox.mark_sent(item, message_id=42)
-    assert await storage.outbox.state(item) == "sent"
-    assert await storage.outbox.due() == []
+    assert await rows.outbox_state(storage, item) == "sent"
+    assert await storage.outbox.next_per_chat() == []
     assert await storage.outbox.mark_sending(item) is False
     message_id = await storage.db.fetchvalue("SELECT message_id FROM outbox WHERE id = ?", (item,))
     assert message_id == 42
-    assert await storage.outbox.state(12345) is None
+    assert await rows.outbox_state(storage, 12345) is None
     assert await storage.outbox.get(12345) is None
 
 
 async def test_retry_later(storage: Storage, clock: FakeClock) -> None:
     await group(storage)
-    item = await storage.outbox.enqueue(GROUP, "notification", {})
+    item = await rows.owe(storage, GROUP, "notification", {})
     assert await storage.outbox.mark_sending(item)
     retry_at = clock.now + timedelta(seconds=30)
 
     await storage.outbox.retry_later(item, not_before=retry_at, error="429 " + "x" * 1000)
 
-    assert await storage.outbox.state(item) == "pending"
-    assert await storage.outbox.due() == []
+    assert await rows.outbox_state(storage, item) == "pending"
+    assert await storage.outbox.next_per_chat() == []
     clock.advance(seconds=30)
-    [due] = await storage.outbox.due()
+    [due] = await storage.outbox.next_per_chat()
     assert (due.id, due.attempts, due.not_before) == (item, 1, retry_at)
     error = await storage.db.fetchvalue("SELECT last_error FROM outbox WHERE id = ?", (item,))
     assert error.startswith("429 ") and len(error) == 500
@@ -857,42 +889,44 @@ async def test_retry_later(storage: Storage, clock: FakeClock) -> None:
 
 async def test_mark_failed(storage: Storage) -> None:
     await group(storage)
-    item = await storage.outbox.enqueue(GROUP, "notification", {})
-    kept = await storage.outbox.enqueue(GROUP, "notification", {})
+    item = await rows.owe(storage, GROUP, "notification", {})
+    kept = await rows.owe(storage, GROUP, "notification", {})
     await storage.outbox.mark_failed(item, error="400 chat not found")
-    assert await storage.outbox.state(item) == "failed"
-    assert [i.id for i in await storage.outbox.due()] == [kept]
+    assert await rows.outbox_state(storage, item) == "failed"
+    assert [i.id for i in await storage.outbox.next_per_chat()] == [kept]
     assert await storage.outbox.mark_sending(item) is False
 
 
 async def test_an_inactive_chat_gives_up_only_its_own_owed_items(storage: Storage) -> None:
     await group(storage, GROUP)
     await group(storage, OTHER)
-    pending = await storage.outbox.enqueue(GROUP, "text", {})
-    sending = await storage.outbox.enqueue(GROUP, "text", {})
-    sent = await storage.outbox.enqueue(GROUP, "text", {})
-    theirs = await storage.outbox.enqueue(OTHER, "text", {})
+    pending = await rows.owe(storage, GROUP, "text", {})
+    sending = await rows.owe(storage, GROUP, "text", {})
+    sent = await rows.owe(storage, GROUP, "text", {})
+    theirs = await rows.owe(storage, OTHER, "text", {})
     await storage.outbox.mark_sending(sending)
     await storage.outbox.mark_sending(sent)
     await storage.outbox.mark_sent(sent, message_id=1)
 
     assert await storage.chats.set_active(GROUP, False, reason="403 bot was blocked") == 2
 
-    assert [await storage.outbox.state(i) for i in (pending, sending, sent, theirs)] == [
+    assert [await rows.outbox_state(storage, i) for i in (pending, sending, sent, theirs)] == [
         "failed",
         "failed",
         "sent",
         "pending",
     ]
-    assert [i.id for i in await storage.outbox.due()] == [theirs]
+    assert [i.id for i in await storage.outbox.next_per_chat()] == [theirs]
     assert await storage.chats.set_active(GROUP, True) == 0
-    assert [i.id for i in await storage.outbox.due()] == [theirs], "nothing stale comes back"
+    assert [i.id for i in await storage.outbox.next_per_chat()] == [theirs], (
+        "nothing stale comes back"
+    )
 
 
 async def test_counts(storage: Storage) -> None:
     await group(storage)
     assert await storage.outbox.counts() == {}
-    ids = [await storage.outbox.enqueue(GROUP, "text", {}) for _ in range(5)]
+    ids = [await rows.owe(storage, GROUP, "text", {}) for _ in range(5)]
     await storage.outbox.mark_sending(ids[0])
     await storage.outbox.mark_sending(ids[1])
     await storage.outbox.mark_sent(ids[1], message_id=None)
@@ -908,10 +942,10 @@ async def test_payload_round_trips(storage: Storage) -> None:
         "flag": True,
         "ratio": 0.5,
     }
-    item = await storage.outbox.enqueue(GROUP, "notification", payload)
+    item = await rows.owe(storage, GROUP, "notification", payload)
     stored = await storage.outbox.get(item)
     assert stored.payload == payload
-    [due] = await storage.outbox.due()
+    [due] = await storage.outbox.next_per_chat()
     assert due.payload == payload
     raw = await storage.db.fetchvalue("SELECT payload FROM outbox WHERE id = ?", (item,))
     assert "任务 7" in raw, "stored as readable UTF-8, not \\u escapes"
@@ -919,7 +953,7 @@ async def test_payload_round_trips(storage: Storage) -> None:
 
 async def test_an_outbox_item_needs_a_known_chat(storage: Storage) -> None:
     with pytest.raises(sqlite3.IntegrityError):
-        await storage.outbox.enqueue(GROUP, "notification", {})
+        await rows.owe(storage, GROUP, "notification", {})
     assert await storage.outbox.counts() == {}
 
 
@@ -927,8 +961,8 @@ async def test_an_outbox_item_needs_a_known_chat(storage: Storage) -> None:
 
 
 async def test_digest_defaults(storage: Storage) -> None:
-    await group(storage)
-    settings = await storage.digests.settings(GROUP)
+    await bound(storage)
+    settings = (await digest_of(storage, GROUP)).settings
     assert (settings.chat_id, settings.enabled, settings.weekday, settings.at_time) == (
         GROUP,
         True,
@@ -938,15 +972,15 @@ async def test_digest_defaults(storage: Storage) -> None:
 
 
 async def test_saving_some_digest_settings_keeps_the_others(storage: Storage) -> None:
-    await group(storage)
+    await bound(storage)
     saved = await storage.digests.save(GROUP, weekday=5, by=LI)
     assert (saved.enabled, saved.weekday, saved.at_time) == (True, 5, "09:00")
     await storage.digests.save(GROUP, at_time="17:45")
     await storage.digests.save(GROUP, enabled=False)
-    settings = await storage.digests.settings(GROUP)
+    settings = (await digest_of(storage, GROUP)).settings
     assert (settings.enabled, settings.weekday, settings.at_time) == (False, 5, "17:45")
     await storage.digests.save(GROUP, enabled=True)
-    settings = await storage.digests.settings(GROUP)
+    settings = (await digest_of(storage, GROUP)).settings
     assert (settings.enabled, settings.weekday, settings.at_time) == (True, 5, "17:45")
 
 
@@ -963,19 +997,19 @@ async def test_saving_some_digest_settings_keeps_the_others(storage: Storage) ->
     ],
 )
 async def test_invalid_digest_settings(storage: Storage, fields: dict) -> None:
-    await group(storage)
+    await bound(storage)
     with pytest.raises(ValueError):
         await storage.digests.save(GROUP, **fields)
-    assert (await storage.digests.settings(GROUP)).weekday == 1
+    assert (await digest_of(storage, GROUP)).settings.weekday == 1
     count = "SELECT count(*) FROM digest_settings"
     assert await storage.db.fetchvalue(count) == 0
 
 
 @pytest.mark.parametrize("at_time", ["00:00", "23:59", "19:05"])
 async def test_valid_digest_times(storage: Storage, at_time: str) -> None:
-    await group(storage)
+    await bound(storage)
     await storage.digests.save(GROUP, at_time=at_time, weekday=7)
-    assert (await storage.digests.settings(GROUP)).at_time == at_time
+    assert (await digest_of(storage, GROUP)).settings.at_time == at_time
 
 
 @pytest.mark.parametrize(
@@ -994,24 +1028,21 @@ def test_iso_week(moment: datetime, week: str) -> None:
     assert iso_week(moment) == week
 
 
-async def test_sent_for_week_and_last_sent(storage: Storage, clock: FakeClock) -> None:
-    await group(storage, GROUP)
-    await group(storage, OTHER)
-    assert await storage.digests.last_sent(GROUP) is None
-    assert not await storage.digests.sent_for_week(GROUP, "2026-W48")
+async def test_the_digest_log_says_which_weeks_went_out(storage: Storage, clock: FakeClock) -> None:
+    await bound(storage, GROUP)
+    await bound(storage, OTHER)
+    assert not (await digest_of(storage, GROUP, "2026-W48")).sent_this_week
 
     log = "INSERT INTO digest_log (chat_id, iso_week, created_at) VALUES (?, ?, ?)"
     first = clock.now
     await storage.db.execute(log, (GROUP, iso_week(first), storage.db.now()))
-    latest = clock.advance(days=7)
-    await storage.db.execute(log, (GROUP, iso_week(latest), storage.db.now()))
+    clock.advance(days=7)
+    await storage.db.execute(log, (GROUP, iso_week(clock.now), storage.db.now()))
 
-    assert await storage.digests.sent_for_week(GROUP, "2026-W48")
-    assert await storage.digests.sent_for_week(GROUP, "2026-W49")
-    assert not await storage.digests.sent_for_week(GROUP, "2026-W50")
-    assert not await storage.digests.sent_for_week(OTHER, "2026-W48")
-    assert await storage.digests.last_sent(GROUP) == latest
-    assert await storage.digests.last_sent(OTHER) is None
+    weeks = ("2026-W48", "2026-W49", "2026-W50")
+    went = [(await digest_of(storage, GROUP, week)).sent_this_week for week in weeks]
+    assert went == [True, True, False]
+    assert not (await digest_of(storage, OTHER, "2026-W48")).sent_this_week
     with pytest.raises(sqlite3.IntegrityError):
         await storage.db.execute(log, (GROUP, "2026-W48", storage.db.now()))
 
@@ -1020,12 +1051,12 @@ async def test_sent_for_week_and_last_sent(storage: Storage, clock: FakeClock) -
 
 
 async def test_concurrent_partial_digest_saves_keep_both_changes(storage: Storage) -> None:
-    await group(storage)
+    await bound(storage)
     await asyncio.gather(
         storage.digests.save(GROUP, enabled=False, by=LI),
         storage.digests.save(GROUP, weekday=3, by=WANG),
     )
-    settings = await storage.digests.settings(GROUP)
+    settings = (await digest_of(storage, GROUP)).settings
     assert (settings.enabled, settings.weekday) == (False, 3)
 
 
@@ -1091,4 +1122,4 @@ async def test_notifications_are_committed_with_the_update(storage: Storage) -> 
     with pytest.raises(sqlite3.IntegrityError):  # an unknown author: the whole write rolls back
         await storage.updates.record(12, author_id=999, dept=None, chat_id=None, note="x")
     assert await storage.outbox.counts() == {}
-    assert await storage.updates.count(12) == 0
+    assert await rows.update_count(storage, 12) == 0

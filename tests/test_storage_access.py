@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from storage import Storage
 from storage.people import Redeemed, Revoked, Role
+from tests import rows
 from tests.conftest import FakeClock
 
 LI, WANG, ZHAO = 1, 2, 3
@@ -37,12 +38,12 @@ async def test_the_roster_shows_roles_joining_and_the_last_report_for_that_depar
     storage: Storage, clock: FakeClock
 ) -> None:
     await people(storage)
-    await storage.memberships.add(LI, "cnipa", Role.MEMBER)
+    await rows.join(storage, LI, "cnipa", Role.MEMBER)
     joined_li = clock.now
     clock.advance(hours=1)
-    await storage.memberships.add(WANG, "cnipa", Role.MANAGER)
-    await storage.memberships.add(ZHAO, "cpd", Role.MEMBER)
-    await storage.memberships.add(LI, "cpd", Role.MEMBER)
+    await rows.join(storage, WANG, "cnipa", Role.MANAGER)
+    await rows.join(storage, ZHAO, "cpd", Role.MEMBER)
+    await rows.join(storage, LI, "cpd", Role.MEMBER)
     clock.advance(days=1)
     await storage.updates.record(1, author_id=LI, dept="cnipa", chat_id=None, note="first")
     clock.advance(days=1)
@@ -65,8 +66,8 @@ async def test_the_roster_shows_roles_joining_and_the_last_report_for_that_depar
 
 async def test_removal_with_a_role_does_not_undo_a_promotion(storage: Storage) -> None:
     await people(storage)
-    await storage.memberships.add(LI, "cnipa", Role.MEMBER)
-    await storage.memberships.add(LI, "cnipa", Role.MANAGER)  # promoted meanwhile
+    await rows.join(storage, LI, "cnipa", Role.MEMBER)
+    await rows.join(storage, LI, "cnipa", Role.MANAGER)  # promoted meanwhile
     assert await storage.memberships.remove(LI, "cnipa", role=Role.MEMBER) is False
     membership = await storage.memberships.get(LI, "cnipa")
     assert membership is not None and membership.role is Role.MANAGER

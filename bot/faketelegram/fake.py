@@ -46,12 +46,18 @@ class FakeTelegram:
         callback_ttl: float = 15.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        first_update_id: int = 1,
     ) -> None:
+        """``first_update_id``: where this bot's update ids go on from. Telegram keeps counting
+        across restarts of a bot; a new fake starts again unless told where it got to."""
         match = _TOKEN_RE.match(token)
         if match is None:
             raise ValueError("token must look like '123456:ABC-def_ghi'")
         bot = FakeUser(int(match.group(1)), bot_name, username=bot_username, is_bot=True)
-        self._world = World(bot, privacy_mode=privacy_mode, callback_ttl=callback_ttl)
+        self._world = World(
+            bot, privacy_mode=privacy_mode, callback_ttl=callback_ttl,
+            first_update_id=first_update_id,
+        )  # fmt: skip
         self._dispatcher = Dispatcher(self._world, token)
         self._server = ApiServer(self._dispatcher)
         self._host = host

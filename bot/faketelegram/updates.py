@@ -36,9 +36,11 @@ class PendingUpdate:
 class UpdateQueue:
     """Updates wait here until getUpdates confirms them with a higher offset."""
 
-    def __init__(self, on_delivered: Callable[[Iterable[int | None]], None]) -> None:
+    def __init__(
+        self, on_delivered: Callable[[Iterable[int | None]], None], *, first_id: int = 1
+    ) -> None:
         self._pending: deque[PendingUpdate] = deque()
-        self._next_id = 1
+        self._next_id = first_id
         self._allowed: frozenset[str] | None = None
         self._arrived = Signal()
         self._poll: object | None = None

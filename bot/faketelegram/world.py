@@ -36,14 +36,16 @@ class BotEvent:
 class World:
     """Everything a request may read or change; handlers and the test API share it."""
 
-    def __init__(self, bot: FakeUser, *, privacy_mode: bool, callback_ttl: float) -> None:
+    def __init__(
+        self, bot: FakeUser, *, privacy_mode: bool, callback_ttl: float, first_update_id: int = 1
+    ) -> None:
         self.bot = bot
         self.privacy_mode = privacy_mode
         self.callback_ttl = callback_ttl
         self.users: dict[int, FakeUser] = {}
         self.chats: dict[int, FakeChat] = {}
         self.chat_usernames: dict[str, FakeChat] = {}
-        self.updates = UpdateQueue(self._delivered)
+        self.updates = UpdateQueue(self._delivered, first_id=first_update_id)
         self.files = FileStore()
         self.queries: dict[str, FakeCallbackQuery] = {}
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}

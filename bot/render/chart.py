@@ -234,12 +234,6 @@ def chart_font() -> ChartFont | None:
         return _lookup()
 
 
-def cjk_font() -> str | None:
-    """The file of the CJK font the chart uses, or None when it falls back to codes."""
-    font = chart_font()
-    return font.path if font else None
-
-
 # ---------------------------------------------------------------------------------------------
 # What the chart says
 

@@ -15,7 +15,6 @@ from bot.lights import is_quiet
 from bot.plan import Plan, Task
 from bot.render.tasks import (
     NOTE_EXCERPT,
-    SHORT_TEXT,
     Moment,
     counts_text,
     overview,
@@ -188,10 +187,6 @@ def subscriptions_digest(data: DigestInput, follows: Sequence[Subscription]) -> 
         total = counts_text(status_counts(plan.tasks, data.states))
         lines.append(t(lang, "digest.followed_all", count=len(plan.tasks), counts=total))
     return lines
-
-
-def short_text(task: Task) -> str:
-    return shorten(task.text, SHORT_TEXT)
 
 
 def week_of(local: datetime) -> Week:
