@@ -25,6 +25,7 @@ NEEDS = {
     "departments": ("memberships", "users"),
     "outbox": ("outbox",),
     "inbox": ("inbox",),
+    "plans": ("plans", "status_updates"),
     "last_digest": ("digest_log", "chats", "outbox"),
 }
 """The tables each part of the report reads: a database of an older schema may lack some."""
@@ -41,6 +42,7 @@ class Status:
     version: int
     plan: Plan
     plan_file: Path
+    plans: list[db.KeptPlan] | None
     chats: db.ChatCounts | None
     departments: list[db.DepartmentPeople] | None
     outbox: db.Queue | None
@@ -77,6 +79,7 @@ def read_status(database: Path, plan: Plan, plan_file: Path, now: datetime) -> S
                 version=version,
                 plan=plan,
                 plan_file=plan_file,
+                plans=db.kept_plans(conn) if has["plans"] else None,
                 chats=db.chat_counts(conn) if has["chats"] else None,
                 departments=db.department_people(conn) if has["departments"] else None,
                 outbox=db.outbox_queue(conn) if has["outbox"] else None,
@@ -142,6 +145,14 @@ def render_text(status: Status, zone: ZoneInfo) -> str:
         schema_line(status.version),
         f"plan: {plan.title}, {plan.year}, {len(plan.tasks)} tasks ({status.plan_file})",
     ]
+    if status.plans is None:
+        lines.append(missing("plans", status.version))
+    elif not status.plans:
+        lines.append("plan years kept: none yet (recorded when the bot next starts)")
+    for kept in status.plans or ():
+        role = "current" if kept.is_current else "earlier, read-only"
+        noun = "update" if kept.updates == 1 else "updates"
+        lines.append(f"plan year {kept.year} ({role}): {kept.title}, {kept.updates} {noun}")
     if status.chats is None:
         lines.append(missing("chats", status.version))
     else:
@@ -238,6 +249,12 @@ def render_json(status: Status) -> str:
             "tasks": len(status.plan.tasks),
             "file": str(status.plan_file),
         },
+        "plan_years": None
+        if status.plans is None
+        else [
+            {"year": k.year, "title": k.title, "current": k.is_current, "updates": k.updates}
+            for k in status.plans
+        ],
         "chats": None
         if status.chats is None
         else {

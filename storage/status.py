@@ -44,6 +44,25 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class KeptPlan:
+    year: int
+    title: str
+    is_current: bool
+    updates: int
+    """Status updates recorded about its tasks."""
+
+
+def kept_plans(conn: sqlite3.Connection) -> list[KeptPlan]:
+    """Every year's plan the database keeps, newest first, with how much history it holds."""
+    rows = conn.execute(
+        "SELECT p.year, p.title, p.is_current,"
+        " (SELECT count(*) FROM status_updates AS u WHERE u.plan_year = p.year)"
+        " FROM plans AS p ORDER BY p.year DESC"
+    ).fetchall()
+    return [KeptPlan(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
 class Binding:
     binding: str
     """A department code, or ``*`` for the whole plan."""

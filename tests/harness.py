@@ -76,11 +76,27 @@ async def running_bot(
 ) -> AsyncIterator[Harness]:
     fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
     await fake.start()
-    settings = settings_for(fake, tmp_path, bot_admins=frozenset(admins))
-    app = build_application(settings, clock=clock)
-    app.bot_data.inbox_options = TEST_INBOX
     try:
-        async with started(app):
-            yield Harness(fake, app, settings)
+        async with bot_on(fake, tmp_path, admins=admins, clock=clock) as harness:
+            yield harness
     finally:
         await fake.stop()
+
+
+@asynccontextmanager
+async def bot_on(
+    fake: FakeTelegram,
+    tmp_path: Path,
+    *,
+    admins: tuple[int, ...] = (ADMIN_ID,),
+    clock: Clock | None = None,
+    people: dict[int, FakeUser] | None = None,
+    **settings: object,
+) -> AsyncIterator[Harness]:
+    """The real application on a fake and a database that outlive it (to start it again, on
+    another tasks file, say); ``people`` carries the cast over from an earlier run."""
+    configured = settings_for(fake, tmp_path, bot_admins=frozenset(admins), **settings)
+    app = build_application(configured, clock=clock)
+    app.bot_data.inbox_options = TEST_INBOX
+    async with started(app):
+        yield Harness(fake, app, configured, people if people is not None else {})

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.plan import load_plan
+from bot.plan_years import reconcile
 from storage import Storage
 from storage.db import Database, to_db
 from storage.digests import iso_week
@@ -46,6 +48,7 @@ async def fill(path: Path) -> None:
     clock = FakeClock(datetime.now(UTC) - timedelta(hours=3))
     store = Storage(path, clock=clock)
     await store.open(plan_year=PLAN_YEAR)
+    await reconcile(store, load_plan(DATA / "tasks.json"), source="tasks.json")  # as at start
     for user, name, username in ((ADA, "Ada", None), (WANG, "Wang Wei", "wangwei")):
         await store.users.seen(user, full_name=name, username=username)
     await store.users.seen(LI, full_name="Li")
@@ -107,6 +110,7 @@ def test_a_person_reads_one_fact_per_line(tmp_path: Path, database: Path) -> Non
     expected = [
         f"schema: version {LATEST_VERSION}, as this bot expects",
         f"plan: 2024 年知识产权强国建设推进计划, 2024, 110 tasks ({DATA / 'tasks.json'})",
+        "plan year 2024 (current): 2024 年知识产权强国建设推进计划, 1 update",
         "chats active: 6",
         "chats inactive: 1",
         "groups bound to cnipa 国家知识产权局: 2 (1 inactive)",
