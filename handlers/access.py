@@ -74,6 +74,21 @@ async def _department(
     return resolution.department.code
 
 
+async def own_or_named_department(
+    update: Update, context: BotContext, who: Caller, action: str
+) -> str | None:
+    """The department the command names, or, with no words, the only one the person is in;
+    otherwise the usage, the choices or a hint are the answer and this is ``None``."""
+    words = command_words(update)
+    if words:
+        return await _department(update, context, who, words, action)
+    dept = only_department(who)
+    if dept is None:
+        command = {"mem": "members", "lv": "leave"}[action]
+        await reply(update, t(who.lang, f"usage.{command}"))
+    return dept
+
+
 async def refresh_menu(context: BotContext, user_id: int) -> None:
     """Best effort: the person's own menu follows their role; a failure must not stop the answer."""
     try:
@@ -117,12 +132,8 @@ async def roster(context: BotContext, who: Caller, dept: str) -> tuple[bool, lis
 async def members_command(update: Update, context: BotContext) -> None:
     """/members <dept>: who is in a department, with role, joined date and last report."""
     who = await caller(update, context)
-    words = command_words(update)
-    dept = only_department(who) if not words else None
-    if not words and dept is None:
-        await reply(update, t(who.lang, "usage.members"))
-        return
-    if dept is None and (dept := await _department(update, context, who, words, "mem")) is None:
+    dept = await own_or_named_department(update, context, who, "mem")
+    if dept is None:
         return
     for text in (await roster(context, who, dept))[1]:
         await reply(update, text)
@@ -230,12 +241,8 @@ async def leave(context: BotContext, who: Caller, dept: str) -> tuple[bool, Mark
 async def leave_command(update: Update, context: BotContext) -> None:
     """/leave <dept> (or /leave alone, for someone in exactly one department)."""
     who = await caller(update, context)
-    words = command_words(update)
-    dept = only_department(who) if not words else None
-    if not words and dept is None:
-        await reply(update, t(who.lang, "usage.leave"))
-        return
-    if dept is None and (dept := await _department(update, context, who, words, "lv")) is None:
+    dept = await own_or_named_department(update, context, who, "lv")
+    if dept is None:
         return
     done, text = await leave(context, who, dept)
     await reply(update, text)
