@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,28 @@ class Harness:
             )
             self.people[user_id] = person
         return person, self.fake.private_chat(person)
+
+
+def command_update(
+    update_id: int, text: str, *, user_id: int, name: str, language: str | None = None
+) -> dict[str, object]:
+    """An update with ``text`` typed by a person in their private chat, as Telegram sends it
+    (for tests that post updates themselves, as a webhook or a stored inbox row)."""
+    command = text.split()[0]
+    sender: dict[str, object] = {"id": user_id, "is_bot": False, "first_name": name}
+    if language is not None:
+        sender["language_code"] = language
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": sender,
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        },
+    }
 
 
 def settings_for(fake: FakeTelegram, tmp_path: Path, **overrides: object) -> Settings:

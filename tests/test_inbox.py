@@ -3,48 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.app import build_application
-from bot.context import BotApplication
 from bot.faketelegram import FakeTelegram
-from bot.runner import inbox_of, started
+from bot.runner import inbox_of
 from storage import Storage
 from storage.inbox import chat_of
 from tests import rows
 from tests.conftest import PLAN_YEAR, FakeClock
-from tests.harness import ADMIN_ID, BOT_USERNAME, TEST_INBOX, settings_for
+from tests.harness import ADMIN_ID, BOT_USERNAME, bot_on, command_update
 
 
-def command_update(update_id: int, text: str) -> dict[str, object]:
-    """An update with the admin's command in their private chat, as Telegram sends it."""
-    command = text.split()[0]
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(time.time()),
-            "chat": {"id": ADMIN_ID, "type": "private", "first_name": "Ada"},
-            "from": {"id": ADMIN_ID, "is_bot": False, "first_name": "Ada"},
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-        },
-    }
-
-
-@asynccontextmanager
-async def bot_on(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotApplication]:
-    """The real application on an existing fake and database, so it can be started again."""
-    app = build_application(settings_for(fake, tmp_path, bot_admins=frozenset({ADMIN_ID})))
-    app.bot_data.inbox_options = TEST_INBOX
-    async with started(app):
-        yield app
+def admin_says(update_id: int, text: str) -> dict[str, object]:
+    return command_update(update_id, text, user_id=ADMIN_ID, name="Ada")
 
 
 def notes(database: Path) -> list[tuple[int, str]]:
@@ -58,7 +33,8 @@ async def test_an_update_handled_but_not_marked_records_nothing_twice(tmp_path: 
     async with FakeTelegram(bot_username=BOT_USERNAME) as fake:
         admin = fake.add_user(ADMIN_ID, "Ada", started=True)
         dm = fake.private_chat(admin)
-        async with bot_on(fake, tmp_path) as app:
+        async with bot_on(fake, tmp_path) as bot:
+            app = bot.app
             await fake.send(admin, dm, "/note 3 已与司法部沟通")
             (answer,) = await fake.replies(dm)
             assert answer.text.startswith("已为任务 3 添加说明。")
@@ -85,7 +61,7 @@ async def test_what_a_stop_left_pending_is_handled_first_and_in_order(tmp_path: 
         await storage.open(plan_year=PLAN_YEAR)
         try:
             rows = [
-                command_update(500 + i, f"/note {task} 第{i}条")
+                admin_says(500 + i, f"/note {task} 第{i}条")
                 for i, task in enumerate((7, 8, 9), start=1)
             ]
             await storage.inbox.receive(list(reversed(rows)))  # arrival order does not matter
@@ -102,7 +78,8 @@ async def test_an_update_delivered_twice_is_taken_once(tmp_path: Path) -> None:
     async with FakeTelegram(bot_username=BOT_USERNAME) as fake:
         admin = fake.add_user(ADMIN_ID, "Ada", started=True)
         dm = fake.private_chat(admin)
-        async with bot_on(fake, tmp_path) as app:
+        async with bot_on(fake, tmp_path) as bot:
+            app = bot.app
             message = await fake.send(admin, dm, "/note 5 只记一次")
             await fake.replies(dm)
             # Telegram sends it again (a webhook retry, a batch fetched again after a crash).
@@ -116,7 +93,8 @@ async def test_an_update_that_does_not_parse_is_kept_as_failed(tmp_path: Path) -
     async with FakeTelegram(bot_username=BOT_USERNAME) as fake:
         admin = fake.add_user(ADMIN_ID, "Ada", started=True)
         dm = fake.private_chat(admin)
-        async with bot_on(fake, tmp_path) as app:
+        async with bot_on(fake, tmp_path) as bot:
+            app = bot.app
             await inbox_of(app).receive([{"update_id": 9000, "message": {"chat": "nonsense"}}])
             await fake.send(admin, dm, "/task 1")
             (card,) = await fake.replies(dm)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,25 +18,14 @@ from bot.faketelegram import FakeTelegram
 from bot.health_check import check
 from bot.runner import started
 from bot.webhook import MAX_UPDATE_BYTES, SECRET_HEADER, WebhookServer, listen, register
-from tests.harness import settings_for
+from tests.harness import command_update, settings_for
 
 SECRET = "s3cret_token-for-tests"
 USER = 5
 
 
 def task_update(update_id: int, text: str = "/task 1") -> dict[str, object]:
-    command = text.split()[0]
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(time.time()),
-            "chat": {"id": USER, "type": "private", "first_name": "Wu"},
-            "from": {"id": USER, "is_bot": False, "first_name": "Wu", "language_code": "zh-hans"},
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-        },
-    }
+    return command_update(update_id, text, user_id=USER, name="Wu", language="zh-hans")
 
 
 @pytest.fixture
