@@ -154,12 +154,20 @@ def _paragraphs(lines: Iterable[str]) -> list[_Piece]:
     return pieces
 
 
+def _is_latin_or_digit(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
 def _join_across_break(head: str, tail: str, line: int, repairs: list[tuple[int, str]]) -> str:
-    """Join two halves of a paragraph cut by a page break, dropping a character printed twice."""
+    """Join two halves of a paragraph cut by a page break, dropping a character printed twice.
+
+    A space goes back only between two Latin words or numbers (the break took the space between
+    them); Chinese text and its full-width punctuation (、》《“) join without one.
+    """
     if head and tail and head[-1] == tail[0] and _is_cjk(head[-1]):
         repairs.append((line, f"removed {tail[0]!r} printed on both sides of a page break"))
         tail = tail[1:]
-    if head and tail and not _is_cjk(head[-1]) and not _is_cjk(tail[0]):
+    if head and tail and _is_latin_or_digit(head[-1]) and _is_latin_or_digit(tail[0]):
         return f"{head} {tail}"
     return head + tail
 
