@@ -106,6 +106,17 @@ def plan_or_abort(settings: Settings) -> Plan:
         raise Abort(f"TASKS_FILE: {exc}") from None
 
 
+def database_or_abort(settings: Settings) -> None:
+    """A database path that is a directory, or a file that is not a whole SQLite database, said
+    in one line before anything is asked of Telegram (the bot checks it again when it opens it)."""
+    from storage.db import DatabaseUnusable
+    from storage.files import path_problem
+
+    path = settings.database_path
+    if problem := path_problem(path):
+        raise Abort(str(DatabaseUnusable(path, problem)))
+
+
 def cmd_import_plan(args: argparse.Namespace) -> int:
     try:
         departments = load_departments(args.departments)
@@ -155,6 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except MissingToken as exc:
         raise Abort(str(exc)) from None
     plan_or_abort(settings)  # fail before connecting, with the field that is wrong
+    database_or_abort(settings)  # likewise a database file that cannot be used
     webhook_secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     configure_logging(level, secrets=(token, webhook_secret))
     app = build_application(settings)

@@ -199,6 +199,20 @@ async def test_a_database_that_cannot_be_used(
     assert_one_line(code, output, f"error: database {database}: {expected}")
 
 
+async def test_a_garbage_database_is_said_before_telegram_is_asked(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """With no network at all, the database at fault is still what the line is about: a local
+    problem is found before anything is asked of Telegram."""
+    database = tmp_path / "data" / "bot.db"
+    database.parent.mkdir()
+    database.write_text("my notes, not a database", encoding="utf-8")
+    url = f"http://127.0.0.1:{closed_port()}"
+    code, output = await start_and_exit(fake, tmp_path, database, TELEGRAM_API_BASE_URL=url)
+    assert_one_line(code, output, f"error: database {database}: the file is not an SQLite")
+    assert fake.requests["getMe"] == 0
+
+
 def without_override_of_file_modes() -> None:
     """In the child, before exec: root then obeys file modes like anyone (no-op if not root)."""
     if os.geteuid() == 0:
