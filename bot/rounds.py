@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
+from bot.config import Settings
 from bot.i18n import Language, Markup, t
 from bot.plan import Plan
+from bot.plan_years import stored_years
 from bot.render.rounds import (
     Rendered,
     RoundView,
@@ -32,6 +35,7 @@ from bot.render.rounds import (
 )
 from bot.round_report import CompiledRound, DepartmentTally, Statement, TaskStatements
 from storage import Storage
+from storage.files import SQLITE_HEADER
 from storage.rounds import Owed, Reminder, Round, SlotState, Tally
 
 log = logging.getLogger(__name__)
@@ -270,3 +274,43 @@ async def export_round(
         done=owed - missing, late=late,
     )  # fmt: skip
     return RoundExport(data, f"round-{round_.id}-{today:%Y%m%d}.{fmt}", caption, made)
+
+
+class RoundExportError(Exception):
+    """The round cannot be exported from the database; the message says which and why."""
+
+
+async def export_database(
+    settings: Settings, plan: Plan, *, round_id: int | None, fmt: Format, lang: Language
+) -> RoundExport:
+    """``python -m bot round export``: a round (the open one, else the last) compiled from the
+    database at DATABASE_URL, which it never creates."""
+    path = settings.database_path
+    if not path.is_file():
+        raise RoundExportError(f"no database at {path} (DATABASE_URL): run the bot first")
+    with path.open("rb") as file:
+        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise RoundExportError(f"{path} (DATABASE_URL) is not an SQLite database")
+    storage = Storage(path)
+    try:
+        await storage.open(plan_year=plan.year)
+        years = await stored_years(storage, plan)
+        rounds = storage.rounds
+        round_ = await rounds.latest() if round_id is None else await rounds.get(round_id)
+        if round_ is None:
+            known = "no round yet" if round_id is None else f"no round {round_id}"
+            raise RoundExportError(f"the database at {path} holds {known}")
+        chosen = years.get(round_.plan_year)
+        if chosen is None:
+            raise RoundExportError(
+                f"round {round_.id} is of the {round_.plan_year} plan, which the database no longer keeps"
+            )
+        return await export_round(
+            storage, chosen, round_, fmt=fmt, lang=lang, zone=settings.timezone
+        )
+    except sqlite3.Error as exc:
+        raise RoundExportError(
+            f"cannot read the database at {path} (DATABASE_URL): {exc}"
+        ) from None
+    finally:
+        await storage.close()
