@@ -198,9 +198,17 @@ async def open_round(update: Update, context: BotContext, who: Caller, rest: str
     context.wake_sender()
 
 
+NAMES_SHOWN = 8
+"""Departments named in the answer to /round new when no request could reach them."""
+
+
 def _names(plan: Plan, codes: tuple[str, ...], who: Caller) -> str:
+    """The first few departments' names, and that there are more ('…等', ', …')."""
     separator = "、" if who.lang == "zh" else ", "
-    return separator.join(plan.department(code).display(who.lang) for code in codes)
+    names = separator.join(plan.department(code).display(who.lang) for code in codes[:NAMES_SHOWN])
+    if len(codes) > NAMES_SHOWN:
+        names += "等" if who.lang == "zh" else ", …"
+    return names
 
 
 async def close_round(update: Update, context: BotContext, who: Caller) -> None:
