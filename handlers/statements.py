@@ -68,24 +68,25 @@ def _round_plan(context: BotContext, round_: Round | None) -> Plan | None:
 
 
 async def answer_text(
-    context: BotContext, who: Caller, plan: Plan, submission: Submission
+    context: BotContext, who: Caller, plan: Plan, task: Task, dept: str, submission: Submission
 ) -> Markup:
-    """What was recorded, and what the department still owes."""
+    """What was recorded, and what the department still owes; or why nothing was."""
     statement = submission.statement
+    if submission.outcome is Submitted.NOT_OWED:
+        name = plan.department(dept).display(who.lang)
+        return t(who.lang, "submit.not_owed", dept=name, number=task.number)
     if submission.outcome is Submitted.CLOSED or statement is None:
         return t(who.lang, "round.closed_now")
-    dept = plan.department(statement.dept).display(who.lang)
-    if submission.outcome is Submitted.NOT_OWED:
-        return t(who.lang, "submit.not_owed", dept=dept, number=statement.task)
+    name = plan.department(statement.dept).display(who.lang)
     details = []
     if statement.text:
         details.append(t(who.lang, "submit.chars", n=len(statement.text)))
     if statement.document is not None:
-        name = statement.document.file_name or "document"
-        details.append(t(who.lang, "submit.file", name=name))
+        file_name = statement.document.file_name or "document"
+        details.append(t(who.lang, "submit.file", name=file_name))
     separator = "，" if who.lang == "zh" else ", "
     lines = [
-        t(who.lang, "submit.recorded", dept=dept, number=statement.task,
+        t(who.lang, "submit.recorded", dept=name, number=statement.task,
           details=Markup(separator.join(details)))
     ]  # fmt: skip
     if submission.outcome is Submitted.REPLACED:
@@ -156,7 +157,7 @@ async def offer(
             depts = [who.chat.binding]
     if len(depts) == 1:
         submission = await record(context, who, round_, task, depts[0], text, document)
-        await reply(update, await answer_text(context, who, plan, submission))
+        await reply(update, await answer_text(context, who, plan, task, depts[0], submission))
         return
     draft = await context.storage.rounds.save_draft(
         round_.id, task.number, author_id=who.user_id, text=text, document=document,
@@ -283,7 +284,8 @@ async def draft_tap(update: Update, context: BotContext) -> None:
         draft_id=draft.id, chat_id=draft.chat_id,
     )  # fmt: skip
     await query.answer()
-    await edit(pressed.message, await answer_text(context, who, plan, submission), None)
+    answer = await answer_text(context, who, plan, task, dept, submission)
+    await edit(pressed.message, answer, None)
 
 
 # --- documents and replies -------------------------------------------------------------------

@@ -3,12 +3,13 @@ missing list, with a clock the test moves and a restart in the middle."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bot.faketelegram import FakeChat, FakeMessage, FakeTelegram
-from bot.rounds import compiled
+from bot.rounds import compiled, owed_statements
 from tests.conftest import FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, Harness, running_bot
 from tests.test_delivery import until
@@ -225,7 +226,6 @@ async def test_a_round_from_the_request_to_the_missing_list(tmp_path: Path) -> N
 async def bot(tmp_path: Path):
     clock = FakeClock(local(hours=10))
     async with running_bot(tmp_path, clock=clock) as harness:
-        harness.clock = clock  # type: ignore[attr-defined]
         yield harness
         assert not harness.fake.rejections, "the bot sent something Telegram would refuse"
 
@@ -409,3 +409,17 @@ async def test_an_update_handled_twice_records_once(tmp_path: Path) -> None:
             )
             assert tuple(again[0])[:3] == tuple(counts[0])[:3] == (1, 2, 1), "but recorded once"
             assert not bot.fake.rejections
+
+
+async def test_a_statement_the_round_does_not_ask_for_is_refused_as_such(bot: Harness) -> None:
+    """A task whose departments changed after the round opened (a corrected plan re-imported)
+    is not owed by a department it now names: the answer says so, not that the round closed."""
+    wang, wang_dm, _ = await join(bot, WANG, "Wang", "samr")
+    storage = bot.app.bot_data.storage
+    assert storage is not None
+    owed = [o for o in owed_statements(bot.app.bot_data.plan) if o.task != 3]  # type: ignore[arg-type]
+    await storage.rounds.open("上半年", date(2026, 11, 25), opened_by=ADMIN_ID, owed=owed)
+    assert await bot.ask(wang, wang_dm, "/submit 3 已完成") == (
+        "这轮报送没有要求市场监管总局报送任务 3。"
+    )
+    assert (await bot.ask(wang, wang_dm, "/submit 33 已完成")).startswith("✅ 已记录")
