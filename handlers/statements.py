@@ -211,8 +211,8 @@ async def submit_command(update: Update, context: BotContext) -> None:
 
 
 async def submit_tap(update: Update, context: BotContext) -> None:
-    """ "📝 报送 n": ask for the statement with a forced reply (which department first, for
-    someone in several)."""
+    """The "📝 报送 n" button: ask for the statement with a forced reply (which department
+    first, for someone in several)."""
     pressed = await read_tap(update, context, callbacks.parse_submit)
     if pressed is None:
         return
