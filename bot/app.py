@@ -39,6 +39,7 @@ from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
 from bot.plan_years import reconcile
 from bot.registry import COMMANDS
+from bot.rounds import RoundKeeper
 from bot.telegram_json import TelegramRequest
 from handlers import (
     access,
@@ -46,6 +47,8 @@ from handlers import (
     common,
     errors,
     membership,
+    rounds,
+    statements,
     subscriptions,
     tasks,
     updates,
@@ -114,14 +117,25 @@ def register_handlers(app: BotApplication) -> None:
     )
     app.add_handler(CallbackQueryHandler(access.invites_tap, pattern=callbacks.INVITES_PATTERN))
     app.add_handler(CallbackQueryHandler(access.revoke_tap, pattern=callbacks.REVOKE_PATTERN))
+    app.add_handler(CallbackQueryHandler(statements.submit_tap, pattern=callbacks.SUBMIT_PATTERN))
+    app.add_handler(CallbackQueryHandler(statements.draft_tap, pattern=callbacks.DRAFT_PATTERN))
+    app.add_handler(CallbackQueryHandler(rounds.page_tap, pattern=callbacks.ROUND_PAGE_PATTERN))
     app.add_handler(CallbackQueryHandler(stale_button))
 
-    # A reply to a card, a notification or a note prompt: a note on that task. Replies to the
-    # bot reach it in groups even under privacy mode.
+    # A document: a round's statement when captioned /submit or answering its prompt.
+    app.add_handler(
+        MessageHandler(
+            filters.Document.ALL & filters.UpdateType.MESSAGE, statements.document_message
+        )
+    )
+
+    # A reply to a card, a notification or a note prompt: a note on that task (to a round's
+    # prompt: the statement it asks for). Replies to the bot reach it in groups even under
+    # privacy mode.
     app.add_handler(
         MessageHandler(
             filters.REPLY & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
-            updates.reply_to_task,
+            statements.reply_to_bot,
         )
     )
     # The chat itself changes: a group upgraded to a supergroup; the bot blocked or removed.
@@ -144,6 +158,12 @@ def register_handlers(app: BotApplication) -> None:
 async def digest_tick(context: BotContext) -> None:
     """Owe every digest whose time has come this week (after downtime, too)."""
     if await context.digester.owe_due():
+        context.wake_sender()
+
+
+async def round_tick(context: BotContext) -> None:
+    """Owe the open round's reminders whose time has come (after downtime, too)."""
+    if await context.round_keeper.owe_due():
         context.wake_sender()
 
 
@@ -200,10 +220,14 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         data.storage, data.plan, zone=settings.timezone,
         default_language=settings.bot_language, tracking_since=data.tracking_since,
     )  # fmt: skip
+    data.round_keeper = RoundKeeper(
+        data.storage, zone=settings.timezone, admins=settings.bot_admins
+    )
     data.inbox = InboxHandler(app, data.storage, data.inbox_options)
     if app.job_queue is not None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
+        app.job_queue.run_repeating(round_tick, interval=60, first=0, name="rounds")
         app.job_queue.run_repeating(prune_inbox, interval=3600, first=60, name="inbox-prune")
         app.job_queue.run_repeating(health_tick, interval=HEARTBEAT, first=HEARTBEAT, name="health")
     try:
@@ -232,7 +256,7 @@ async def start_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> No
     sender = OutboxSender(
         app.bot,
         data.storage,
-        composer(data.storage, data.plans, data.settings.bot_language),
+        composer(data.storage, data.plans, data.settings.bot_language, zone=data.settings.timezone),
         data.sender_options,
         limiter.flood if isinstance(limiter, SharedRateLimiter) else None,
     )

@@ -24,6 +24,9 @@ FOLLOW = "fl1"
 UNFOLLOW = "uf1"
 INVITES = "iv1"
 REVOKE = "rv1"
+SUBMIT = "rs1"
+ROUND_PAGE = "rl1"
+DRAFT = "rd1"
 
 STATUS_PATTERN = rf"^{STATUS}:"
 PAGE_PATTERN = rf"^{PAGE}:"
@@ -36,6 +39,13 @@ FOLLOW_PATTERN = rf"^{FOLLOW}:"
 UNFOLLOW_PATTERN = rf"^{UNFOLLOW}:"
 INVITES_PATTERN = rf"^{INVITES}:"
 REVOKE_PATTERN = rf"^{REVOKE}:"
+SUBMIT_PATTERN = rf"^{SUBMIT}:"
+ROUND_PAGE_PATTERN = rf"^{ROUND_PAGE}:"
+DRAFT_PATTERN = rf"^{DRAFT}:"
+ROUND_OFFICE = "*"
+"""The scope of a round page that is the office's summary."""
+ROUND_MISSING = "!"
+"""The scope of a round page that is the office's list of what is missing."""
 
 # ASCII digits only: ``\d`` takes ١ or １ too, and int() reads them as task numbers.
 _STATUS_RE = re.compile(rf"^{STATUS}:([0-9]{{1,5}}):([{''.join(BY_CODE)}])$")
@@ -50,6 +60,10 @@ _SCOPE = r"([a-z][a-z0-9_]{1,15}|\*)"
 """A department code, or ``*``: every department the person may see."""
 _INVITES_RE = re.compile(rf"^{INVITES}:{_SCOPE}:(\d{{1,3}})$")
 _REVOKE_RE = re.compile(rf"^{REVOKE}:([A-Za-z0-9_-]{{16}}):{_SCOPE}:(\d{{1,3}})$")
+_CODE = r"[a-z][a-z0-9_]{1,15}"
+_SUBMIT_RE = re.compile(rf"^{SUBMIT}:([0-9]{{1,9}}):([0-9]{{1,5}})(?::({_CODE}))?$")
+_ROUND_PAGE_RE = re.compile(rf"^{ROUND_PAGE}:([0-9]{{1,9}}):({_CODE}|\*|!):([0-9]{{1,3}})$")
+_DRAFT_RE = re.compile(rf"^{DRAFT}:([0-9]{{1,12}}):({_CODE})$")
 
 
 def fits(data: str) -> bool:
@@ -169,3 +183,49 @@ def revoke(code: str, scope: str, page: int) -> str:
 def parse_revoke(data: str) -> RevokeTap | None:
     match = _REVOKE_RE.match(data)
     return RevokeTap(match.group(1), match.group(2), int(match.group(3))) if match else None
+
+
+@dataclass(frozen=True)
+class SubmitTap:
+    """ "📝 报送 n": a statement for task n in the round, for ``dept`` (``None``: the person's
+    department, chosen if they are in several)."""
+
+    round_id: int
+    task: int
+    dept: str | None
+
+
+def submit(round_id: int, task: int, dept: str | None = None) -> str:
+    return f"{SUBMIT}:{round_id}:{task}" + (f":{dept}" if dept else "")
+
+
+def parse_submit(data: str) -> SubmitTap | None:
+    match = _SUBMIT_RE.match(data)
+    return SubmitTap(int(match.group(1)), int(match.group(2)), match.group(3)) if match else None
+
+
+@dataclass(frozen=True)
+class RoundPage:
+    round_id: int
+    scope: str
+    """A department code (its list), :data:`ROUND_OFFICE` or :data:`ROUND_MISSING`."""
+    page: int
+
+
+def round_page(round_id: int, scope: str, page: int) -> str:
+    return f"{ROUND_PAGE}:{round_id}:{scope}:{page}"
+
+
+def parse_round_page(data: str) -> RoundPage | None:
+    match = _ROUND_PAGE_RE.match(data)
+    return RoundPage(int(match.group(1)), match.group(2), int(match.group(3))) if match else None
+
+
+def draft_choice(draft_id: int, dept: str) -> str:
+    """The department a kept statement (a draft) is for."""
+    return f"{DRAFT}:{draft_id}:{dept}"
+
+
+def parse_draft_choice(data: str) -> tuple[int, str] | None:
+    match = _DRAFT_RE.match(data)
+    return (int(match.group(1)), match.group(2)) if match else None

@@ -74,6 +74,17 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--lang", choices=("zh", "en"), help="headers and labels (default: BOT_LANGUAGE)"
     )
+    rnd = sub.add_parser("round", help="supervision rounds, from the database")
+    actions = rnd.add_subparsers(dest="round_action", metavar="ACTION", required=True)
+    rex = actions.add_parser("export", help="a round compiled as the office's document")
+    rex.add_argument(
+        "--round", type=int, dest="round_id", help="its id (default: the open round, else the last)"
+    )
+    rex.add_argument(
+        "--format", choices=("docx", "xlsx"), help="default: from -o's suffix, else docx"
+    )
+    rex.add_argument("--lang", choices=("zh", "en"), help="its language (default: BOT_LANGUAGE)")
+    rex.add_argument("-o", "--output", type=Path, help="default: round-<id>-<date>.<format>")
     imp = sub.add_parser("import-plan", help="turn the published plan text into the tasks file")
     imp.add_argument("source", type=Path, help="the plan text, e.g. data/plan-2024.txt")
     imp.add_argument("-o", "--output", type=Path, default=Path("data/tasks.json"))
@@ -235,6 +246,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_round(args: argparse.Namespace) -> int:
+    from bot.rounds import Format, RoundExportError, export_database
+
+    settings = settings_or_abort()
+    plan = plan_or_abort(settings)
+    suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
+    fmt: Format = "xlsx" if (args.format or suffix) == "xlsx" else "docx"
+    lang = args.lang or settings.bot_language
+    try:
+        made = asyncio.run(
+            export_database(settings, plan, round_id=args.round_id, fmt=fmt, lang=lang)
+        )
+    except RoundExportError as exc:
+        raise Abort(str(exc)) from None
+    output = args.output or Path(made.filename)
+    try:
+        output.write_bytes(made.data)
+    except OSError as exc:
+        raise Abort(f"cannot write {output}: {exc.strerror or exc}") from None
+    compiled = made.compiled
+    owed = sum(x.owed for x in compiled.tally)
+    missing = sum(x.missing for x in compiled.tally)
+    print(
+        f"wrote {output}: round {compiled.round_id} {compiled.title!r}, "
+        f"{owed - missing} of {owed} statements, {fmt}, {lang}, {len(made.data):,} bytes"
+    )
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bot.status import StatusError, read_status, render_json, render_text
     from storage.db import utcnow
@@ -277,6 +317,7 @@ COMMANDS = {
     "import-plan": cmd_import_plan,
     "digest": cmd_digest,
     "export": cmd_export,
+    "round": cmd_round,
     "backup": cmd_backup,
     "status": cmd_status,
 }

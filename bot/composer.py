@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from bot.i18n import Language, Markup, esc, pick_language
+from bot.i18n import Language, Markup, esc, pick_language, t
 from bot.plan_years import PlanYears
 from bot.render.outgoing import Outgoing
+from bot.render.rounds import RoundView, department_page
+from bot.rounds import missing_view, view_of
 from storage import Storage
 from storage.outbox import OutboxItem, OutKind
+from storage.rounds import Reminder, SlotState
 from storage.subscriptions import Follow
 
 Compose = Callable[[OutboxItem], Awaitable[Outgoing | None]]
@@ -32,6 +36,7 @@ class Sources:
     storage: Storage
     plans: PlanYears
     default_language: str
+    zone: ZoneInfo
 
     async def chat_language(self, chat_id: int) -> Language:
         chat = await self.storage.chats.get(chat_id)
@@ -71,17 +76,67 @@ async def _notification(sources: Sources, item: OutboxItem) -> Outgoing | None:
     )  # fmt: skip
 
 
+async def _round(sources: Sources, item: OutboxItem) -> tuple[RoundView, Language] | None:
+    """The open round a round message is about, as its chat reads it; ``None`` once closed."""
+    found = await sources.storage.rounds.get(int(item.payload.get("round", 0)))
+    plan = sources.plans.get(found.plan_year) if found is not None else None
+    if found is None or plan is None or not found.is_open:
+        return None
+    view = view_of(found, plan, sources.storage.db.clock(), sources.zone)
+    return view, await sources.chat_language(item.chat_id)
+
+
+async def _round_department(sources: Sources, item: OutboxItem, intro_key: str) -> Outgoing | None:
+    """A department's list under a line of its own (the request, a reminder); a reminder
+    finds nothing to send once everything was answered."""
+    seen, dept = await _round(sources, item), str(item.payload.get("dept", ""))
+    if seen is None or dept not in seen[0].plan.department_by_code:
+        return None
+    view, lang = seen
+    slots = await sources.storage.rounds.slots(view.round.id, dept)
+    if intro_key != "round.request" and all(s.state is not SlotState.MISSING for s in slots):
+        return None
+    intro = t(lang, intro_key, dept=view.plan.department(dept).display(lang))
+    shown = department_page(view, dept, slots, page=1, lang=lang, intro=intro)
+    return Outgoing(shown.text, shown.keyboard)
+
+
+async def _round_request(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    return await _round_department(sources, item, "round.request")
+
+
+async def _round_reminder(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    kind = "due" if item.payload.get("kind") == Reminder.DUE else "before"
+    return await _round_department(sources, item, f"round.remind_{kind}")
+
+
+async def _round_missing(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    seen = await _round(sources, item)
+    if seen is None:
+        return None
+    view, lang = seen
+    intro = t(lang, "round.missing_intro")
+    shown = await missing_view(sources.storage, view, lang=lang, intro=intro)
+    return Outgoing(shown.text, shown.keyboard)
+
+
 LOADERS: dict[OutKind, Callable[[Sources, OutboxItem], Awaitable[Outgoing | None]]] = {
     OutKind.TEXT: _text,
     OutKind.NOTIFICATION: _notification,
     OutKind.CHART: _chart,
+    OutKind.ROUND_REQUEST: _round_request,
+    OutKind.ROUND_REMINDER: _round_reminder,
+    OutKind.ROUND_MISSING: _round_missing,
 }
 """One loader per kind of outbox row (a test checks that every kind has one)."""
 
 
-def composer(storage: Storage, plans: PlanYears, default_language: str) -> Compose:
-    """The function the outbox sender turns rows into messages with."""
-    sources = Sources(storage, plans, default_language)
+def composer(
+    storage: Storage, plans: PlanYears, default_language: str, *, zone: ZoneInfo
+) -> Compose:
+    """The function the outbox sender turns rows into messages with (``zone``: the local
+    dates of rounds)."""
+    sources = Sources(storage, plans, default_language, zone)
 
     async def compose(item: OutboxItem) -> Outgoing | None:
         try:

@@ -22,6 +22,7 @@ from bot.inbox import InboxHandler, InboxOptions
 from bot.plan import Plan
 from bot.plan_years import PlanYears
 from bot.render.tasks import Moment
+from bot.rounds import RoundKeeper
 from storage import Storage
 from storage.db import Clock
 
@@ -43,6 +44,8 @@ class BotData:
     resolver: DepartmentResolver | None = None
     tracking_since: datetime | None = None
     digester: Digester | None = None
+    round_keeper: RoundKeeper | None = None
+    """Owes the open supervision round's reminders (``bot/rounds.py``)."""
     clock: Clock | None = None
     """Storage's clock: real time unless a test sets one."""
     sender: OutboxSender | None = None
@@ -90,6 +93,10 @@ class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Bo
     @property
     def digester(self) -> Digester:
         return _ready(self.bot_data.digester, "digester")
+
+    @property
+    def round_keeper(self) -> RoundKeeper:
+        return _ready(self.bot_data.round_keeper, "round_keeper")
 
     @property
     def commands(self) -> tuple[Command, ...]:

@@ -6,6 +6,7 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
 from bot.statuses import parse_status
 from storage.updates import Status
@@ -132,3 +133,59 @@ def parse_year(word: str) -> int | None:
     if len(folded) != 4 or not folded.isascii() or not folded.isdigit():
         return None
     return int(folded)
+
+
+_DATE = re.compile(r"^(?:([0-9]{4})[-/.])?([0-9]{1,2})[-/.]([0-9]{1,2})$")
+"""``YYYY-MM-DD`` or ``MM-DD`` (after :func:`fold_digits` and full-width separators)."""
+_DATE_SEPARATORS = str.maketrans("－／．", "-/.")
+
+
+def parse_date(word: str, today: date) -> date:
+    """``2026-07-15`` (or ``2026/7/15``), or ``07-15`` for the next 15 July on or after
+    ``today``; full-width digits too. Anything else, or a day that does not exist, is refused."""
+    folded = fold_digits(token(word)).translate(_DATE_SEPARATORS)
+    match = _DATE.match(folded)
+    if match is None:
+        raise ArgumentError("error.date", given=word[:20])
+    year, month, day = (int(part) if part else None for part in match.groups())
+    assert month is not None and day is not None
+    if year is not None:
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise ArgumentError("error.date", given=word[:20]) from None
+    for ahead in range(9):  # 29 February comes round within eight years
+        try:
+            found = date(today.year + ahead, month, day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found
+    raise ArgumentError("error.date", given=word[:20])
+
+
+STATEMENT_LIMIT = 3000
+"""Longest statement kept, in characters."""
+
+
+def parse_statement(text: str) -> str:
+    """A statement's text: trimmed; at most :data:`STATEMENT_LIMIT` characters (may be empty,
+    when a document is the statement)."""
+    statement = clean(text)
+    if len(statement) > STATEMENT_LIMIT:
+        raise ArgumentError(
+            "error.statement_too_long", limit=STATEMENT_LIMIT, length=len(statement)
+        )
+    return statement
+
+
+def parse_submit(text: str, task_count: int, *, document: bool = False) -> tuple[int, str]:
+    """``<n> <text>`` (the text may be left out when a document comes with it)."""
+    first, rest = split_first(text)
+    if not first:
+        raise ArgumentError("usage.submit")
+    task = parse_task_number(first, task_count)
+    statement = parse_statement(rest)
+    if not statement and not document:
+        raise ArgumentError("usage.submit")
+    return task, statement

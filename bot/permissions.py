@@ -32,6 +32,13 @@ class Action(StrEnum):
     MANAGE_INVITES = "manage_invites"
     """See a department's open invite links and revoke them: ``manager_invite`` for a
     manager's link; without ``dept``, those of any department the actor may manage."""
+    MANAGE_ROUND = "manage_round"
+    """Open, close or export a supervision round: the office's."""
+    SUBMIT_STATEMENT = "submit_statement"
+    """A department's statement on a task in a round: ``dept`` when one is meant, else the
+    first of the task's departments the actor is in."""
+    VIEW_ROUND = "view_round"
+    """A round's list: a department's (``dept``), or the office's summary (``WHOLE_PLAN``)."""
 
 
 @dataclass(frozen=True)
@@ -192,5 +199,35 @@ def decide(
         if actor.manages(dept):
             return allow(dept)
         return refuse("refused.invites", dept)
+
+    if action is Action.MANAGE_ROUND:
+        return allow() if actor.is_admin else refuse("refused.admin_only")
+
+    if action is Action.SUBMIT_STATEMENT:
+        # A statement is a department's answer: only its people give it, not the office.
+        assert task is not None
+        named = task.departments if dept is None else (dept,)
+        for code in named:
+            if code in task.departments and actor.member_of(code):
+                return allow(code)
+        if actor.is_stranger:
+            return refuse("refused.stranger")
+        if not actor.roles:
+            return refuse("refused.submit_admin")
+        if dept is not None and dept in task.departments:
+            return refuse("refused.submit_dept", dept)
+        return refuse("refused.submit", task.lead)
+
+    if action is Action.VIEW_ROUND:
+        # A group sees the list of what it is bound to; a person, their departments' lists.
+        assert dept is not None and chat is not None
+        if actor.is_admin:
+            return allow(dept)
+        if dept == WHOLE_PLAN:
+            office_group = chat.is_group and chat.binding == WHOLE_PLAN
+            return allow() if office_group else refuse("refused.round_office")
+        if chat.is_group:
+            return allow(dept) if chat.binding == dept else refuse("refused.round_group", dept)
+        return allow(dept) if actor.member_of(dept) else refuse("refused.round_dept", dept)
 
     raise AssertionError(f"unhandled action {action}")

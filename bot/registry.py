@@ -8,7 +8,17 @@ command table and this one name the same commands.
 from __future__ import annotations
 
 from bot.commands import Audience, Command, Where
-from handlers import access, digest, export, membership, subscriptions, tasks, updates
+from handlers import (
+    access,
+    digest,
+    export,
+    membership,
+    rounds,
+    statements,
+    subscriptions,
+    tasks,
+    updates,
+)
 
 A, M, MG, AD = Audience.ANYONE, Audience.MEMBER, Audience.MANAGER, Audience.ADMIN
 
@@ -36,4 +46,6 @@ COMMANDS: tuple[Command, ...] = (
     Command("invites", access.invites_command, MG, Where.PRIVATE),
     Command("lang", membership.lang_command, A),
     Command("export", export.export_command, AD),
+    Command("round", rounds.round_command, M),
+    Command("submit", statements.submit_command, M),
 )

@@ -46,6 +46,9 @@ FIRST_REPLY_TIMEOUT = 2.5  # seconds to wait for a first reply before saying the
 QUIET = 0.2  # the bot is done once it made no request for this long
 BUSY_TIMEOUT = 15.0  # give up waiting (late messages still show up before the next prompt)
 
+FILE_SIZE = 48_213
+"""The size of a file sent with ``:file`` (the sandbox describes a file, it sends no bytes)."""
+
 START_LINK = re.compile(r"https://t\.me/([A-Za-z0-9_]+)\?start=([A-Za-z0-9_-]+)")
 
 META_HELP = f"""\
@@ -53,6 +56,7 @@ META_HELP = f"""\
 :in private|group  write in the speaker's private chat or in the group {GROUP_TITLE}
 :tap N             tap button N (counted across rows) of the bot's latest message here
 :reply TEXT        reply to the bot's latest message here with TEXT
+:file NAME [TEXT]  send a file named NAME with the caption TEXT (as the answer, if the bot asked)
 :open [N]          open the (N-th) t.me/{BOT_USERNAME}?start=… link the bot showed last
 :help              this list
 :quit              leave (Ctrl-D and Ctrl-C work too)"""
@@ -394,7 +398,10 @@ class Session:
             "    /help",
             "    /task 1",
             "    /invite cnipa      (then :as ming and :open to join with the link)",
-            "  :help lists the sandbox commands (:as, :in, :tap, :reply, :open, :quit).",
+            "  A supervision round, start to end: in the group, Ada binds it (/bind cnipa) and",
+            "  opens one (/round new 12-31 年终报送); Ming answers with :tap 1 (📝 报送) and his",
+            "  text, or /submit 1 <text>, or :file 方案.pdf /submit 10; /round shows who has.",
+            "  :help lists the sandbox commands (:as, :in, :tap, :reply, :file, :open, :quit).",
             f"  Database: {database} (kept between runs; --fresh starts over). "
             f"Bot log: {self.log_file}",
             "",
@@ -533,6 +540,25 @@ class Session:
         else:
             await self.send(text.strip(), reply_to=target)
 
+    async def send_file(self, argument: str) -> None:
+        """``:file NAME [TEXT]``: the speaker sends a small file, captioned TEXT; as the reply
+        to the bot's forced-reply question, when it asked one here."""
+        name, _, caption = argument.strip().partition(" ")
+        if not name:
+            self.say("usage: :file NAME [TEXT], e.g. :file 方案.pdf /submit 10 见附件")
+            return
+        target = self.forced_reply_target()
+        try:
+            await self.fake.send_document(
+                self.speaker, self.chat, name, FILE_SIZE, caption=caption or None, reply_to=target
+            )
+        except ValueError as exc:
+            self.say(f"(not sent: {exc})")
+            return
+        self.say(f"(sent {name}, {FILE_SIZE:,} bytes{', as the reply' if target else ''})")
+        await self.settle(self.chat)
+        self.flush(silent_ok=False)
+
     def links_to_open(self) -> list[str]:
         """Links of the bot's latest message here, else the last ones it showed anywhere."""
         latest = self.fake.last_bot_message(self.chat)
@@ -581,6 +607,8 @@ class Session:
             await self.reply(argument)
         elif name == "open":
             await self.open_link(argument)
+        elif name == "file":
+            await self.send_file(argument)
         else:
             self.say(f"(unknown command :{name}; :help lists them)")
         return True

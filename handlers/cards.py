@@ -35,7 +35,9 @@ async def card(
     if plan is not context.plan:
         return Markup(text + "\n\n" + t(who.lang, "plan.archived_card", year=plan.year)), None
     following = await follows_task(context, who.chat.chat_id, number)
-    return text, card_keyboard(task, who.lang, following=following)
+    current = await context.storage.rounds.current()
+    round_id = current.id if current is not None and current.plan_year == plan.year else None
+    return text, card_keyboard(task, who.lang, following=following, round_id=round_id)
 
 
 async def send_card(

@@ -15,6 +15,7 @@ from storage.message_tasks import MessageTasks
 from storage.outbox import Outbox
 from storage.people import Chats, Invites, Memberships, Users
 from storage.plans import Plans
+from storage.rounds import Rounds
 from storage.subscriptions import Subscriptions
 from storage.updates import Updates
 
@@ -34,6 +35,7 @@ class Storage:
         self.message_tasks = MessageTasks(self.db)
         self.inbox = Inbox(self.db)
         self.plans = Plans(self.db)
+        self.rounds = Rounds(self.db)
 
     async def open(self, *, plan_year: int | None = None) -> None:
         """Open the database and bring its schema up to date (or leave it closed).

@@ -353,4 +353,122 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        9,
+        "supervision_rounds",
+        """
+        -- A supervision round (报送): the office asks each department named on a task for a
+        -- written statement on it by a due date (a local date). It belongs to the plan year
+        -- current when it was opened. At most one round is open at a time.
+        CREATE TABLE rounds (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            plan_year   INTEGER NOT NULL,
+            title       TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+            due_date    TEXT NOT NULL
+                        CHECK (due_date GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]'),
+            opened_by   INTEGER NOT NULL,
+            opened_at   TEXT NOT NULL,
+            opened_update INTEGER UNIQUE,       -- handled again, the update opens nothing more
+            closed_by   INTEGER,
+            closed_at   TEXT,
+            closed_update INTEGER,
+            CHECK ((closed_at IS NULL) = (closed_by IS NULL))
+        );
+        CREATE UNIQUE INDEX rounds_one_open ON rounds ((closed_at IS NULL))
+            WHERE closed_at IS NULL;
+        CREATE TRIGGER rounds_no_delete BEFORE DELETE ON rounds
+        BEGIN SELECT RAISE(ABORT, 'rounds are kept'); END;
+
+        -- What a round asks: one statement per task and department named on it (lead or
+        -- taking part), fixed when the round opens.
+        CREATE TABLE round_slots (
+            round_id    INTEGER NOT NULL REFERENCES rounds (id),
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            dept        TEXT NOT NULL,
+            is_lead     INTEGER NOT NULL CHECK (is_lead IN (0, 1)),
+            PRIMARY KEY (round_id, task, dept)
+        ) WITHOUT ROWID;
+        CREATE INDEX round_slots_by_dept ON round_slots (round_id, dept);
+        CREATE TRIGGER round_slots_no_delete BEFORE DELETE ON round_slots
+        BEGIN SELECT RAISE(ABORT, 'round slots are kept'); END;
+
+        -- A statement by someone in several of the task's departments, until they choose
+        -- which one it is for.
+        CREATE TABLE round_drafts (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            round_id    INTEGER NOT NULL REFERENCES rounds (id),
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            author_id   INTEGER NOT NULL REFERENCES users (user_id),
+            text        TEXT NOT NULL DEFAULT '' CHECK (length(text) <= 3000),
+            file_id     TEXT,
+            file_unique_id TEXT,
+            file_name   TEXT,
+            file_size   INTEGER,
+            chat_id     INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            source_update INTEGER UNIQUE,
+            CHECK (text != '' OR file_id IS NOT NULL)
+        );
+        CREATE TRIGGER round_drafts_no_delete BEFORE DELETE ON round_drafts
+        BEGIN SELECT RAISE(ABORT, 'round drafts are kept'); END;
+
+        -- Every statement submitted, append-only: a resubmission is a new row and the latest
+        -- one stands; late when submitted after the due date.
+        CREATE TABLE round_statements (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            round_id    INTEGER NOT NULL,
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL,
+            dept        TEXT NOT NULL,
+            author_id   INTEGER NOT NULL REFERENCES users (user_id),
+            text        TEXT NOT NULL DEFAULT '' CHECK (length(text) <= 3000),
+            file_id     TEXT,               -- a document is kept by Telegram's file id
+            file_unique_id TEXT,
+            file_name   TEXT,
+            file_size   INTEGER,
+            late        INTEGER NOT NULL CHECK (late IN (0, 1)),
+            chat_id     INTEGER,            -- where it was submitted
+            created_at  TEXT NOT NULL,
+            source_update INTEGER UNIQUE,   -- handled again, the update records nothing more
+            draft_id    INTEGER UNIQUE REFERENCES round_drafts (id),
+            FOREIGN KEY (round_id, task, dept) REFERENCES round_slots (round_id, task, dept),
+            CHECK (text != '' OR file_id IS NOT NULL)
+        );
+        CREATE INDEX round_statements_by_slot ON round_statements (round_id, task, dept, id);
+        CREATE TRIGGER round_statements_no_update BEFORE UPDATE ON round_statements
+        BEGIN SELECT RAISE(ABORT, 'round statements are append-only'); END;
+        CREATE TRIGGER round_statements_no_delete BEFORE DELETE ON round_statements
+        BEGIN SELECT RAISE(ABORT, 'round statements are append-only'); END;
+
+        -- Which forced-reply prompt asks for which statement: the answer to it is that one.
+        CREATE TABLE round_prompts (
+            chat_id     INTEGER NOT NULL,
+            message_id  INTEGER NOT NULL,
+            round_id    INTEGER NOT NULL REFERENCES rounds (id),
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            dept        TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        ) WITHOUT ROWID;
+
+        -- One row per round, department ('*': the office) and kind of reminder: the proof
+        -- that it is owed no more, written with its outbox rows in one transaction.
+        CREATE TABLE round_reminders (
+            round_id    INTEGER NOT NULL REFERENCES rounds (id),
+            dept        TEXT NOT NULL,
+            kind        TEXT NOT NULL CHECK (kind IN ('before', 'due', 'missing')),
+            chats       INTEGER NOT NULL,   -- how many chats it was owed to
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (round_id, dept, kind)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER round_reminders_no_delete BEFORE DELETE ON round_reminders
+        BEGIN SELECT RAISE(ABORT, 'round reminders are kept'); END;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -27,6 +27,14 @@ class OutKind(StrEnum):
     """A recorded update announced to a following chat: ``{"task": n, "update_id": id}``."""
     CHART = "chart"
     """The whole plan's progress chart, drawn when sent: ``{"caption": "...", "lang": "zh"}``."""
+    ROUND_REQUEST = "round_request"
+    """A round's request to a department, its list as it stands when sent:
+    ``{"round": id, "dept": "cnipa"}``."""
+    ROUND_REMINDER = "round_reminder"
+    """A reminder of what a department still owes: ``{"round": id, "dept": "cnipa", "kind":
+    "before"|"due"}`` (nothing is sent if it owes nothing any more)."""
+    ROUND_MISSING = "round_missing"
+    """The office's list of what is missing after the due date: ``{"round": id, ...}``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ class Harness:
         self, user_id: int, name: str, language: str = "zh-hans", username: str | None = None
     ) -> tuple[FakeUser, FakeChat]:
         """A person who has opened a private chat with the bot (the same one if asked again)."""
-        person = self.people.get(user_id)
+        person = self.people.get(user_id) or self.fake.user(user_id)  # from an earlier run
         if person is None:
             person = self.fake.add_user(
                 user_id, name, language_code=language, username=username, started=True
@@ -96,14 +96,20 @@ async def running_bot(
     admins: tuple[int, ...] = (ADMIN_ID,),
     clock: Clock | None = None,
     privacy_mode: bool = False,
+    fake: FakeTelegram | None = None,
 ) -> AsyncIterator[Harness]:
-    fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
-    await fake.start()
+    """The bot on a database in ``tmp_path``; given a running ``fake``, on that Telegram (which
+    outlives it: a second run is the same bot restarted, its chats and update ids going on)."""
+    own = fake is None
+    if fake is None:
+        fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
+        await fake.start()
     try:
         async with bot_on(fake, tmp_path, admins=admins, clock=clock) as harness:
             yield harness
     finally:
-        await fake.stop()
+        if own:
+            await fake.stop()
 
 
 @asynccontextmanager

@@ -535,6 +535,46 @@ async def test_photos_and_documents_keep_their_bytes(fake: FakeTelegram, bot: Bo
     assert await _refusal(fake, garbage) == "Bad Request: IMAGE_PROCESS_FAILED"
 
 
+async def test_a_user_sends_a_document_with_a_caption(fake: FakeTelegram, bot: Bot) -> None:
+    alice = fake.add_user(1001, "Alice", started=True)
+    group = fake.add_group(-4001, "IP Office", members=[alice])
+    dm = fake.private_chat(alice)
+    sent = await fake.send_document(alice, group, "方案.docx", 5000, caption=" /submit 12 见附件 ")
+    (update,) = await bot.get_updates()
+    message = update.message
+    assert message is not None and message.document is not None and message.text is None
+    document = message.document
+    assert (document.file_name, document.file_size) == ("方案.docx", 5000)
+    assert document.mime_type == (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    assert document.file_id and document.file_unique_id
+    assert message.caption == "/submit 12 见附件"
+    assert [e.to_dict() for e in message.caption_entities] == [
+        {"type": "bot_command", "offset": 0, "length": 7}
+    ]
+    downloaded = await (await bot.get_file(document.file_id)).download_as_bytearray()
+    assert len(downloaded) == 5000
+    # A reply in the same chat; a file a bot may not fetch; what Telegram would not take.
+    question = await bot.send_message(dm.id, "which file?")
+    await fake.send_document(alice, dm, "a.pdf", 30 * 1024 * 1024, reply_to=fake.messages(dm)[-1])
+    (reply,) = await bot.get_updates(offset=update.update_id + 1)
+    assert reply.message is not None and reply.message.reply_to_message is not None
+    assert reply.message.reply_to_message.message_id == question.message_id
+    assert reply.message.caption is None and reply.message.caption_entities == ()
+    too_big = bot.get_file(reply.message.document.file_id)
+    assert await _refusal(fake, too_big) == "Bad Request: file is too big"
+    with pytest.raises(ValueError, match="1,024"):
+        await fake.send_document(alice, dm, "a.pdf", 10, caption="字" * 1025)
+    with pytest.raises(ValueError, match="1 byte"):
+        await fake.send_document(alice, dm, "a.pdf", 0)
+    with pytest.raises(ValueError, match="file name"):
+        await fake.send_document(alice, dm, " ", 10)
+    with pytest.raises(ValueError, match="not a member"):
+        await fake.send_document(fake.add_user(1002, "Bob"), group, "a.pdf", 10)
+    assert sent.filename == "方案.docx" and sent.caption == "/submit 12 见附件"
+
+
 async def test_chat_and_member_queries(fake: FakeTelegram, bot: Bot) -> None:
     alice, bob = fake.add_user(1001, "Alice"), fake.add_user(1002, "Bob")
     group = fake.add_group(-4001, "IP Office", members=[alice, bob], admins=[alice])

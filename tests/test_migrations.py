@@ -23,6 +23,7 @@ LANDED = {
     6: "54324a0562cf2fc41998599ff6bacccfb4580bddf92ba4cdab835c72d2ef8e91",
     7: "bf92e58ed02c1945ef59f5a62f44028e52e19fa1c07ca1f26a97531f4aa197ea",
     8: "bad70c0afae251bfd3d73d73becb09111cb351112ef9ea8af44dcde611a4f8ea",
+    9: "1094b2a906f30abc04f2cdcd3b08639956c6e3bc7ff41f0ba7705bf99873ed1a",
 }
 
 NOW = "2026-11-23T01:00:00.000000+00:00"
@@ -64,6 +65,17 @@ SEED = {
     8: [
         "INSERT INTO plans (year, title, content, fingerprint, is_current, added_at, updated_at)"
         " VALUES (2024, 'plan', '{{}}', 'f', 1, '{now}', '{now}')"
+    ],
+    9: [
+        "INSERT INTO rounds (plan_year, title, due_date, opened_by, opened_at)"
+        " VALUES (2024, '2024 年上半年落实情况', '2026-12-01', 1, '{now}')",
+        "INSERT INTO round_slots VALUES (1, 2024, 1, 'cnipa', 1)",
+        "INSERT INTO round_drafts (round_id, plan_year, task, author_id, text, chat_id, created_at)"
+        " VALUES (1, 2024, 1, 7, 'draft', -100, '{now}')",
+        "INSERT INTO round_statements (round_id, plan_year, task, dept, author_id, text, late,"
+        " created_at) VALUES (1, 2024, 1, 'cnipa', 7, '已完成', 0, '{now}')",
+        "INSERT INTO round_prompts VALUES (-100, 43, 1, 2024, 1, 'cnipa', '{now}')",
+        "INSERT INTO round_reminders VALUES (1, 'cnipa', 'before', 1, '{now}')",
     ],
 }
 UPGRADE_YEAR = 2024
@@ -132,13 +144,14 @@ async def test_from_every_earlier_version(tmp_path: Path, start: int) -> None:
     await (await migrated(fresh)).close()
 
     old = tmp_path / "old.db"
-    db = await migrated(old, target=start)
-    assert await db.schema_version() == start
-    for version in range(1, start + 1):
+    db = await migrated(old, target=0)
+    values = {"plan_year": UPGRADE_YEAR}
+    for version in range(1, start + 1):  # each version's rows written in its own schema
+        await db.migrate(target=version, values=values)
         for sql in SEED[version]:
             await db.execute(sql.format(now=NOW))
+    assert await db.schema_version() == start
     before = counts(old)
-    values = {"plan_year": UPGRADE_YEAR}
     assert await db.migrate(values=values) == list(range(start + 1, LATEST_VERSION + 1))
     await db.close()
 

@@ -50,6 +50,7 @@ CELLS: dict[str, Callable[[str, str], bool]] = {
     "if bound to D": lambda kind, binding: kind == "group" and binding == "D",
     "private": lambda kind, binding: kind == "private",
     "private, or if bound to D": lambda kind, binding: kind == "private" or binding == "D",
+    "if bound to all": lambda kind, binding: kind == "group" and binding == "all",
 }
 
 
@@ -107,6 +108,19 @@ def invites(plan: Plan, role: str, where: Chat) -> list[Decision]:
     return [decide(actor(role), Action.MANAGE_INVITES, dept=dept, chat=where) for dept in (D, None)]
 
 
+def statements(plan: Plan, role: str, where: Chat) -> list[Decision]:
+    """A task D leads and one it takes part in; D named, and (``/submit`` alone) not."""
+    tasks = [
+        task_where(plan, lambda task: task.lead == D),
+        task_where(plan, lambda task: D in task.participants),
+    ]
+    return [
+        decide(actor(role), Action.SUBMIT_STATEMENT, task=task, dept=dept, chat=where)
+        for task in tasks
+        for dept in (D, None)
+    ]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "change status": Scenario(Action.CHANGE_STATUS, on_tasks(Action.CHANGE_STATUS)),
     "add note": Scenario(Action.ADD_NOTE, on_tasks(Action.ADD_NOTE)),
@@ -125,6 +139,12 @@ SCENARIOS: dict[str, Scenario] = {
     "list/revoke invites": Scenario(Action.MANAGE_INVITES, invites),
     "list/revoke manager invites": Scenario(
         Action.MANAGE_INVITES, ask(Action.MANAGE_INVITES, dept=D, manager_invite=True)
+    ),
+    "open, close or export a round": Scenario(Action.MANAGE_ROUND, ask(Action.MANAGE_ROUND)),
+    "submit a statement": Scenario(Action.SUBMIT_STATEMENT, statements),
+    "see a department's round list": Scenario(Action.VIEW_ROUND, ask(Action.VIEW_ROUND, dept=D)),
+    "see the office's round summary": Scenario(
+        Action.VIEW_ROUND, ask(Action.VIEW_ROUND, dept=WHOLE_PLAN)
     ),
 }
 

@@ -78,7 +78,10 @@ def bot_text(answer: list[str]) -> str:
 async def test_banner_then_quit(tmp_path: Path) -> None:
     transcript = await run([":quit"], tmp_path / "s.db")
     banner = transcript.split("Ada @ private> ")[0]
-    for expected in ("Ada", "Ming", GROUP_TITLE, "/help", "/task 1", "/invite cnipa", ":help"):
+    for expected in (
+        "Ada", "Ming", GROUP_TITLE, "/help", "/task 1", "/invite cnipa", ":help", "/round new",
+        ":file",
+    ):  # fmt: skip
         assert expected in banner
     assert str(log_path(tmp_path / "s.db")) in banner
     assert transcript.endswith("Ada @ private> :quit\nbye\n")
@@ -129,7 +132,7 @@ async def test_meta_command_mistakes_are_explained(tmp_path: Path) -> None:
 async def test_help_lists_meta_commands_and_input_end_quits(tmp_path: Path) -> None:
     transcript = await run([":help"], tmp_path / "s.db")
     listed = "\n".join(answer_to(transcript, ":help"))
-    for command in (":as", ":in", ":tap", ":reply", ":open", ":help", ":quit"):
+    for command in (":as", ":in", ":tap", ":reply", ":file", ":open", ":help", ":quit"):
         assert command in listed
     assert transcript.endswith("bye\n")
 
@@ -156,6 +159,34 @@ async def test_invite_link_opened_by_ming_welcomes_him(tmp_path: Path) -> None:
     assert opened[0] == "(using the link shown in Ada's private chat, as if forwarded)"
     assert re.match(r"\(opened the link: Ming sends /start join-\S+ here\)", opened[1])
     assert bot_text(opened).startswith("bot: 欢迎加入国家知识产权局（成员）！")
+
+
+async def test_a_supervision_round_from_the_request_to_a_statement(tmp_path: Path) -> None:
+    lines = [
+        "/invite cnipa", ":as ming", ":open", ":as ada", ":in group", "/bind cnipa",
+        "/round new 12-31 年终报送", ":as ming", ":tap 1", "已完成商标法修改草案",
+        ":file 方案.pdf /submit 10 见附件", ":file", "/round", ":quit",
+    ]  # fmt: skip
+    transcript = await run(lines, tmp_path / "s.db")
+    opened = bot_text(answer_to(transcript, "Ada @ group> /round new 12-31 年终报送"))
+    assert opened.startswith("bot: 已发起报送《年终报送》，截止 ")
+    assert "bot: 📨 联席会议办公室请国家知识产权局报送以下任务的落实情况：" in opened
+    assert "[1] 📝 报送 1  [2] 📝 报送 10" in opened
+    prompt = bot_text(answer_to(transcript, "Ming @ group> :tap 1"))
+    assert prompt.startswith("bot: Ming，请回复这条消息，写下国家知识产权局对任务 1 的报送")
+    answered = answer_to(transcript, "Ming @ group> 已完成商标法修改草案")
+    assert answered[0] == "(sent as a reply to the bot's question)"
+    assert bot_text(answered).startswith("bot: ✅ 已记录国家知识产权局对任务 1 的报送（10 字）。")
+    filed = answer_to(transcript, "Ming @ group> :file 方案.pdf /submit 10 见附件")
+    assert filed[0] == "(sent 方案.pdf, 48,213 bytes)"
+    assert bot_text(filed).startswith(
+        "bot: ✅ 已记录国家知识产权局对任务 10 的报送（3 字，附件：方案.pdf）。"
+    )
+    assert answer_to(transcript, "Ming @ group> :file") == [
+        "usage: :file NAME [TEXT], e.g. :file 方案.pdf /submit 10 见附件"
+    ]
+    shown = bot_text(answer_to(transcript, "Ming @ group> /round"))
+    assert "国家知识产权局：应报 48 项 · 已报 2 项（逾期 0 项）· 待报 46 项" in shown
 
 
 # --- the sandbox's own rendering and meta-commands, on a tiny stand-in bot ---------------

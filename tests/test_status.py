@@ -131,7 +131,7 @@ def test_a_person_reads_one_fact_per_line(tmp_path: Path, database: Path) -> Non
     ]
     for pattern in patterns:
         assert any(re.fullmatch(pattern, line) for line in lines), f"{pattern}\n{done.stdout}"
-    assert not any("reminders" in line for line in lines)  # no such tables in this schema
+    assert "round reminders: 0" in lines  # the table is there, and holds none yet
     assert digest_of(database) == before, "status changed the database"
 
 
@@ -152,14 +152,21 @@ def test_json_for_machines(tmp_path: Path, database: Path) -> None:
     assert 3 * 3600 <= report["outbox"]["oldest_waiting"]["seconds_ago"] < 4 * 3600
     assert report["inbox"]["states"] == {"pending": 1, "done": 1, "failed": 1}
     assert report["last_digest"]["chat_id"] == GROUP and report["last_digest"]["state"] == "sent"
-    assert report["reminders"] == []
+    assert report["reminders"] == [{"table": "round_reminders", "rows": 0, "latest": None}]
 
 
 def test_reminder_runs_show_when_the_schema_has_them(tmp_path: Path, database: Path) -> None:
     sent = to_db(datetime.now(UTC) - timedelta(hours=3))
-    with sqlite3.connect(database) as conn:  # a table of a future version, made by hand
-        conn.execute("CREATE TABLE round_reminders (dept TEXT, sent_at TEXT)")
-        conn.executemany("INSERT INTO round_reminders VALUES (?, ?)", [("cnipa", sent)] * 2)
+    with sqlite3.connect(database) as conn:  # two reminders of a round, as the bot logs them
+        conn.execute(
+            "INSERT INTO rounds (plan_year, title, due_date, opened_by, opened_at)"
+            " VALUES (2024, '上半年', '2026-12-01', 1, ?)",
+            (sent,),
+        )
+        conn.executemany(
+            "INSERT INTO round_reminders VALUES (1, ?, 'before', 1, ?)",
+            [("cnipa", sent), ("cpd", sent)],
+        )
     conn.close()
     lines = status(tmp_path, database).stdout.splitlines()
     assert any(

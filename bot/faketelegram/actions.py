@@ -66,8 +66,13 @@ def _bot_receives(world: World, chat: FakeChat, message: FakeMessage) -> bool:
     if message.reply_to is not None and message.reply_to.is_bot:
         return True
     me = (world.bot.username or "").lower()
-    for entity in message.entities:
-        piece = utf16_slice(message.text or "", entity["offset"], entity["length"]).lower()
+    text, entities = (
+        (message.text, message.entities)
+        if message.text is not None
+        else (message.caption, message.caption_entities)
+    )
+    for entity in entities:
+        piece = utf16_slice(text or "", entity["offset"], entity["length"]).lower()
         if entity["type"] == "bot_command" and ("@" not in piece or piece.endswith("@" + me)):
             return True
         if entity["type"] == "mention" and piece == "@" + me:
@@ -86,10 +91,8 @@ def set_blocked(world: World, user: FakeUser, blocked: bool, *, notify: bool = T
         world.enqueue_member_change(world.chats[user.id], user, old, new)
 
 
-def user_message(
-    world: World, user: FakeUser, chat: FakeChat, text: str, reply_to: FakeMessage | None
-) -> FakeMessage:
-    """A user writes; the update is queued unless the bot cannot see the message."""
+def _may_write(world: World, user: FakeUser, chat: FakeChat, reply_to: FakeMessage | None) -> None:
+    """What a user can write in, and reply to; writing to the bot starts (and unblocks) it."""
     if chat.is_group:
         if user.id not in chat.members:
             raise ValueError(f"{user.first_name} is not a member of {chat.title!r}")
@@ -97,20 +100,67 @@ def user_message(
             raise ValueError(f"{chat.title!r} became supergroup {chat.migrated_to}; write there")
     elif chat.user is not user:
         raise ValueError(f"chat {chat.id} is not {user.first_name}'s private chat")
-    text = text.strip()
-    if not text or utf16_len(text) > 4096:
-        raise ValueError("a user message must have 1..4096 characters")
     if reply_to is not None and (reply_to.chat is not chat or reply_to.deleted):
         raise ValueError("reply_to must be a live message of the same chat")
     if not chat.is_group:
         set_blocked(world, user, False)  # the client's "Restart" unblocks before sending
         user.started = True
-    message = world.new_message(
-        chat, user, text=text, entities=detect_entities(text), reply_to=reply_to
-    )
+
+
+def _deliver(world: World, chat: FakeChat, message: FakeMessage) -> None:
     chat.reset_replies()
     if _bot_receives(world, chat, message):
         world.enqueue("message", message.to_api(), chat)
+
+
+def user_message(
+    world: World, user: FakeUser, chat: FakeChat, text: str, reply_to: FakeMessage | None
+) -> FakeMessage:
+    """A user writes; the update is queued unless the bot cannot see the message."""
+    text = text.strip()
+    if not text or utf16_len(text) > 4096:
+        raise ValueError("a user message must have 1..4096 characters")
+    _may_write(world, user, chat, reply_to)
+    message = world.new_message(
+        chat, user, text=text, entities=detect_entities(text), reply_to=reply_to
+    )
+    _deliver(world, chat, message)
+    return message
+
+
+USER_UPLOAD_LIMIT = 2000 * 1024 * 1024
+"""The largest file a user can send (2,000 MB without Telegram Premium)."""
+
+
+def user_document(
+    world: World,
+    user: FakeUser,
+    chat: FakeChat,
+    file_name: str,
+    size: int,
+    caption: str | None,
+    reply_to: FakeMessage | None,
+) -> FakeMessage:
+    """A user sends a file, with a caption if given; the update carries ``message.document``
+    (file_id, file_unique_id, file_name, mime_type, file_size) and the caption's entities."""
+    if not file_name.strip() or "/" in file_name:
+        raise ValueError(f"a file name must be a plain, non-empty name, not {file_name!r}")
+    if not 1 <= size <= USER_UPLOAD_LIMIT:
+        raise ValueError(f"a user sends files of 1 byte to 2,000 MB, not {size} bytes")
+    caption = caption.strip() if caption is not None else None
+    if caption is not None and utf16_len(caption) > 1024:
+        raise ValueError("a caption has at most 1,024 characters")
+    _may_write(world, user, chat, reply_to)
+    message = world.new_message(
+        chat,
+        user,
+        caption=caption or None,
+        caption_entities=detect_entities(caption) if caption else [],
+        reply_to=reply_to,
+        attachment=world.files.put_upload(file_name, size),
+        attachment_kind="document",
+    )
+    _deliver(world, chat, message)
     return message
 
 

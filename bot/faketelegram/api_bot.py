@@ -152,9 +152,15 @@ async def delete_my_commands(world: World, params: Params) -> Any:
     return True
 
 
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+"""A bot may download files of up to 20 MB."""
+
+
 @method("getFile")
 async def get_file(world: World, params: Params) -> Any:
     stored = world.files.get(params.get_str("file_id") or "")
     if stored is None:
         raise bad_request("wrong file_id or the file is temporarily unavailable")
+    if stored.size > DOWNLOAD_LIMIT:
+        raise bad_request("file is too big")
     return stored.file()

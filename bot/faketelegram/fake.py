@@ -121,6 +121,10 @@ class FakeTelegram:
         user = FakeUser(user_id, first_name, last_name, username, language_code, started=started)
         return actions.add_user(self._world, user)
 
+    def user(self, user_id: int) -> FakeUser | None:
+        """A user added earlier (the bot itself is not one), or ``None``."""
+        return self._world.users.get(user_id)
+
     def private_chat(self, user: FakeUser) -> FakeChat:
         """The user's private chat with the bot (its id is the user id)."""
         return self._world.chats[user.id]
@@ -175,6 +179,22 @@ class FakeTelegram:
     ) -> FakeMessage:
         """The user writes ``text`` in ``chat``; returns the user's message."""
         message = actions.user_message(self._world, user, chat, text, reply_to)
+        await asyncio.sleep(0)
+        return message
+
+    async def send_document(
+        self,
+        user: FakeUser,
+        chat: FakeChat,
+        file_name: str,
+        size: int,
+        *,
+        caption: str | None = None,
+        reply_to: FakeMessage | None = None,
+    ) -> FakeMessage:
+        """The user sends a file of ``size`` bytes named ``file_name`` (with a caption, and as
+        a reply, if given); returns the user's message."""
+        message = actions.user_document(self._world, user, chat, file_name, size, caption, reply_to)
         await asyncio.sleep(0)
         return message
 

@@ -20,6 +20,16 @@ class StoredFile:
     path: str
     width: int | None = None
     height: int | None = None
+    declared_size: int | None = None
+    """A user's upload is described, not carried: its size (its bytes are zeros)."""
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.declared_size is None else self.declared_size
+
+    def content(self) -> bytes:
+        """The bytes a download gets."""
+        return self.data if self.declared_size is None else bytes(self.declared_size)
 
     def photo_size(self) -> dict[str, Any]:
         """Bot API PhotoSize."""
@@ -28,7 +38,7 @@ class StoredFile:
             "file_unique_id": self.file_unique_id,
             "width": self.width or 0,
             "height": self.height or 0,
-            "file_size": len(self.data),
+            "file_size": self.size,
         }
 
     def document(self) -> dict[str, Any]:
@@ -38,7 +48,7 @@ class StoredFile:
             "file_unique_id": self.file_unique_id,
             "file_name": self.filename,
             "mime_type": self.mime_type,
-            "file_size": len(self.data),
+            "file_size": self.size,
         }
 
     def file(self) -> dict[str, Any]:
@@ -46,7 +56,7 @@ class StoredFile:
         return {
             "file_id": self.file_id,
             "file_unique_id": self.file_unique_id,
-            "file_size": len(self.data),
+            "file_size": self.size,
             "file_path": self.path,
         }
 
@@ -74,6 +84,24 @@ class FileStore:
             path=f"{folder}/file_{number}.{suffix}",
             width=size[0] if size else None,
             height=size[1] if size else None,
+        )
+        self._by_id[stored.file_id] = stored
+        self._by_path[stored.path] = stored
+        return stored
+
+    def put_upload(self, filename: str, size: int) -> StoredFile:
+        """A document a user sent: Telegram gives it ids; the fake keeps its name and size."""
+        number = len(self._by_id) + 1
+        mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        suffix = filename.rsplit(".", 1)[1] if "." in filename else "bin"
+        stored = StoredFile(
+            file_id=f"BQACAgUAAx{number:08d}user",
+            file_unique_id=f"AgAE{number:06d}",
+            data=b"",
+            filename=filename,
+            mime_type=mime,
+            path=f"documents/file_{number}.{suffix}",
+            declared_size=size,
         )
         self._by_id[stored.file_id] = stored
         self._by_path[stored.path] = stored

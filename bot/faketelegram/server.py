@@ -204,7 +204,7 @@ class _FileHandler(_TrackedHandler):
             body = json.dumps(error.payload()).encode()
             await self._respond(error.error_code, body, "application/json")
             return
-        await self._respond(200, stored.data, stored.mime_type)
+        await self._respond(200, stored.content(), stored.mime_type)
 
 
 class _NotFoundHandler(tornado.web.RequestHandler):

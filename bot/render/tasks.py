@@ -170,8 +170,11 @@ def task_card(
     return join([Markup(line) for line in lines])
 
 
-def card_keyboard(task: Task, lang: Language, *, following: bool) -> InlineKeyboardMarkup:
-    """The quick replies under a card or a notification: a tap per status, a note, follow."""
+def card_keyboard(
+    task: Task, lang: Language, *, following: bool, round_id: int | None = None
+) -> InlineKeyboardMarkup:
+    """The quick replies under a card or a notification: a tap per status, a note, follow;
+    during a supervision round (``round_id``), the statement too."""
     row = [
         InlineKeyboardButton(
             f"{ICONS[status]} {t(lang, f'status.{status.value}')}",
@@ -186,7 +189,11 @@ def card_keyboard(task: Task, lang: Language, *, following: bool) -> InlineKeybo
             callback_data=callbacks.follow(task.number, not following),
         ),
     ]
-    return InlineKeyboardMarkup([row[:2], row[2:], extra])
+    rows = [row[:2], row[2:], extra]
+    if round_id is not None:
+        data = callbacks.submit(round_id, task.number)
+        rows.append([InlineKeyboardButton(t(lang, "button.submit_card"), callback_data=data)])
+    return InlineKeyboardMarkup(rows)
 
 
 def departments_table(plan: Plan, states: Mapping[int, TaskState], lang: Language) -> list[Markup]:
