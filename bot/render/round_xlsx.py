@@ -43,7 +43,7 @@ STATEMENTS = (
     "col.number", "col.section", "col.subsection", "col.text", "col.dept", "col.role",
     "col.status", "col.when", "col.author", "col.statement", "col.file",
 )  # fmt: skip
-STATEMENT_WIDTHS = (8, 18, 20, 40, 16, 7, 10, 17, 12, 60, 20)
+STATEMENT_WIDTHS = (8, 18, 20, 40, 16, 7, 10, 18, 12, 60, 20)
 """Column widths in Excel's units (a CJK character takes about two)."""
 WRAPPED = frozenset({"col.section", "col.subsection", "col.text", "col.statement", "col.file"})
 TIME_FORMAT = "yyyy-mm-dd hh:mm"
