@@ -62,12 +62,14 @@ SENTENCES = (
 )
 
 
-def statement_text(rng: random.Random, opening: str, chars: int) -> str:
-    """Plausible statement text of exactly ``chars`` characters, different in every slot."""
+def statement_text(rng: random.Random, opening: str, chars: int, *, exact: bool) -> str:
+    """Plausible statement text of ``chars`` characters (cut to exactly that many when
+    ``exact``, else whole sentences up to at least that), different in every slot."""
     parts = [opening]
     while sum(map(len, parts)) < chars:
         parts.append(rng.choice(SENTENCES))
-    return "".join(parts)[:chars]
+    text = "".join(parts)
+    return text[:chars] if exact else text
 
 
 def tally(tasks: Sequence[TaskStatements], plan: Plan) -> tuple[DepartmentTally, ...]:
@@ -90,9 +92,10 @@ def compiled_round(
     every: bool,
     answers: Callable[[random.Random, str], bool],
     chars: Callable[[random.Random], int],
+    exact: bool,
 ) -> CompiledRound:
     """The round of ``plan``: each slot answered when ``answers`` says so, with ``chars``
-    characters; one answer in ten late, one in eight with a document. ``every``: every
+    characters (``exact``: cut to that); one answer in ten late, one in eight with a document. ``every``: every
     department is named on every task (its lead first)."""
     rng = random.Random(SEED)
     codes = [d.code for d in plan.departments]
@@ -109,7 +112,7 @@ def compiled_round(
             when += timedelta(minutes=rng.randrange(9 * 60))
             opening = f"关于任务{task.number}的落实情况（{plan.department(code).name}）："
             document = f"任务{task.number}落实情况.pdf" if rng.random() < 0.125 else None
-            text = statement_text(rng, opening, chars(rng))
+            text = statement_text(rng, opening, chars(rng), exact=exact)
             statements[code] = Statement(
                 code, f"联络员{rng.randint(1, 99)}", when, text, document, late
             )
@@ -128,8 +131,9 @@ def compiled_round(
 def benchmark_round(plan: Plan, shape: str) -> CompiledRound:
     """Every slot answered, with a statement of :data:`STATEMENT_CHARS` characters."""
     return compiled_round(
-        plan, every=shape == "every", answers=lambda *_: True, chars=lambda _: STATEMENT_CHARS
-    )
+        plan, every=shape == "every", answers=lambda *_: True, chars=lambda _: STATEMENT_CHARS,
+        exact=True,
+    )  # fmt: skip
 
 
 EXAMPLE_DEPARTMENTS = frozenset({"cnipa", "cpd", "samr", "mara", "most", "mof", "gacc", "spc"})
@@ -143,6 +147,7 @@ def example_round(plan: Plan) -> CompiledRound:
         every=False,
         answers=lambda rng, code: code in EXAMPLE_DEPARTMENTS and rng.random() < 0.85,
         chars=lambda rng: rng.choice((90, 160, 260, 420)),
+        exact=False,
     )
 
 
