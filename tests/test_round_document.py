@@ -303,6 +303,9 @@ def test_equal_rounds_give_equal_bytes_whatever_the_clock(
         with ZipFile(io.BytesIO(data)) as package:
             assert {info.date_time for info in package.infolist()} == {(2024, 7, 20, 9, 30, 0)}
     assert read_docx(first[0]).core_properties.created == OPENED
+    workbook = load_workbook(io.BytesIO(first[1]))
+    assert workbook.properties.created == OPENED.replace(tzinfo=None)  # openpyxl: naive UTC
+    assert workbook.properties.modified == CLOSED.replace(tzinfo=None)
     other = replace(compiled, title="2024 年全年落实情况")
     assert round_docx(other, plan, zone=SHANGHAI) != first[0]
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # openpyxl is imported when a workbook is made, not at the bo
     from openpyxl import Workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
+UTC = ZoneInfo("UTC")
 Value = str | int | datetime | None
 SUMMARY = ("col.index", "col.dept", "col.owed", "col.on_time", "col.late", "col.missing")
 SUMMARY_WIDTHS = (7, 26, 10, 11, 11, 10)
@@ -82,11 +83,12 @@ def round_xlsx(
     properties.title = title
     properties.subject = clean(compiled.title)
     properties.creator = properties.lastModifiedBy = clean(compiled.plan_title)
-    properties.created = local_minute(compiled.opened_at, zone)
-    properties.modified = local_minute(last_change(compiled), zone)
+    # Core properties are UTC (openpyxl writes them with a Z); the zip's stamps are local.
+    properties.created = local_minute(compiled.opened_at, UTC)
+    properties.modified = local_minute(last_change(compiled), UTC)
     properties.language = "zh-CN" if lang == "zh" else "en"
     buffer = io.BytesIO()
-    with StampedZip(buffer, properties.modified) as archive:
+    with StampedZip(buffer, local_minute(last_change(compiled), zone)) as archive:
         ExcelWriter(workbook, archive).write_data()
     return buffer.getvalue()
 
