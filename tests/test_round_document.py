@@ -206,6 +206,9 @@ def test_each_statement_shows_its_department_date_text_late_mark_and_file(
         f"{SECOND_LINE}\n附件：进展材料.pdf",
     ]
     assert nfga == ["国家林草局\n参与", "—", "未报送"]
+    said = tables[4][1].rows[1].cells[2].paragraphs
+    # a paragraph per line: a justified line ending in a break would be stretched across
+    assert [p.text for p in said] == ["第一段", "第二段", "附件：进展材料.pdf"]
     [_, natcm, nhc, cnipa7] = rows(tables[7][1])
     assert natcm[2] == FORMULA
     assert nhc[1] == "2024-07-14 23:59\nZhao"
