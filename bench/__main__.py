@@ -13,10 +13,11 @@ OUTPUT = Path("docs/benchmarks.md")
 
 
 async def run_all(only: set[str]) -> list[Section]:
-    from bench import answering, fanout, scale
+    from bench import answering, fanout, rounds, scale
 
     sections: list[Section] = []
-    for name, module in (("answering", answering), ("fanout", fanout), ("scale", scale)):
+    modules = (("answering", answering), ("fanout", fanout), ("scale", scale), ("rounds", rounds))
+    for name, module in modules:
         if not only or name in only:
             sections.extend(await module.run())
     return sections
@@ -24,10 +25,12 @@ async def run_all(only: set[str]) -> list[Section]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("only", nargs="*", help="answering, fanout and/or scale (default: all)")
+    parser.add_argument(
+        "only", nargs="*", help="answering, fanout, scale and/or rounds (default: all)"
+    )
     parser.add_argument("-o", "--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
-    unknown = set(args.only) - {"answering", "fanout", "scale"}
+    unknown = set(args.only) - {"answering", "fanout", "scale", "rounds"}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     started = time.perf_counter()

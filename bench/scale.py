@@ -17,7 +17,6 @@ import importlib
 import itertools
 import json
 import random
-import resource
 import sqlite3
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from bench.memory import current_rss_mb, rss_mb
 from bench.report import Section, percentile
 from bot.context import BotContext
 from bot.digest import Digester, scheduled_start
@@ -568,29 +568,6 @@ async def measure(benches: Sequence[Bench], name: str, operation: Operation) -> 
     finally:
         gc.callbacks.remove(collections)
     return collections
-
-
-def rss_mb() -> float:
-    """This process's peak resident set: ``getrusage`` maxrss, except in a child process, where
-    Linux carries the parent's maxrss over fork and exec; VmHWM is the peak of this process's
-    own memory, and equals maxrss in a process that was not forked from a larger one."""
-    return _proc_status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def current_rss_mb() -> float:
-    return _proc_status_mb("VmRSS")
-
-
-def _proc_status_mb(name: str) -> float:
-    """A ``kB`` figure of ``/proc/self/status`` in MB; 0 where there is no ``/proc``."""
-    try:
-        lines = Path("/proc/self/status").read_text().splitlines()
-    except OSError:
-        return 0.0
-    for line in lines:
-        if line.startswith(f"{name}:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 # --- the report --------------------------------------------------------------------------------

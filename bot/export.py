@@ -242,7 +242,7 @@ def clean_cell(value: str | int | datetime | None) -> str | int | datetime | Non
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
-class _StampedZip(ZipFile):
+class StampedZip(ZipFile):
     """A zip whose entries all carry one timestamp, so that equal data gives equal bytes."""
 
     def __init__(self, file: io.BytesIO, stamp: datetime) -> None:
@@ -288,7 +288,7 @@ def to_xlsx(
     wb.properties.created = wb.properties.modified = stamp
     wb.properties.creator = wb.properties.lastModifiedBy = plan.title
     buffer = io.BytesIO()
-    with _StampedZip(buffer, stamp) as archive:
+    with StampedZip(buffer, stamp) as archive:
         ExcelWriter(wb, archive).write_data()
     return buffer.getvalue()
 

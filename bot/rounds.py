@@ -12,19 +12,20 @@ passed while the bot was down or the round was opened late. The JobQueue only as
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import sqlite3
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal, cast
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.i18n import Language, Markup, t
 from bot.plan import Plan
 from bot.plan_years import stored_years
+from bot.render.round_docx import round_docx
+from bot.render.round_xlsx import round_xlsx
 from bot.render.rounds import (
     Rendered,
     RoundView,
@@ -241,14 +242,8 @@ EXPORT_FORMATS: dict[str, Format] = {
     "excel": "xlsx",
 }
 """What may follow /round export (folded); nothing means docx, the document reported upward."""
-Renderer = Callable[[CompiledRound, Plan, Language], bytes]
-
-
-def renderer(fmt: Format) -> Renderer:
-    """``bot/render/round_<fmt>.py``'s function: imported when first used, as python-docx and
-    openpyxl are large."""
-    module = importlib.import_module(f"bot.render.round_{fmt}")
-    return cast(Renderer, getattr(module, f"round_{fmt}"))
+RENDERERS = {"docx": round_docx, "xlsx": round_xlsx}
+"""Each format's pure renderer (they import python-docx and openpyxl when first called)."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +259,8 @@ async def export_round(
 ) -> RoundExport:
     """The round compiled and rendered (off the event loop: a document takes a moment)."""
     made = await compiled(storage, plan, round_.id, zone=zone)
-    data = await asyncio.to_thread(renderer(fmt), made, plan, lang)
+    render = RENDERERS[fmt]
+    data = await asyncio.to_thread(lambda: render(made, plan, lang=lang, zone=zone))
     today = local_date(storage.db.clock(), zone)
     owed = sum(x.owed for x in made.tally)
     missing = sum(x.missing for x in made.tally)
