@@ -39,10 +39,12 @@ from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
 from bot.plan_years import reconcile
 from bot.registry import COMMANDS
+from bot.reminders import Reminders
 from bot.telegram_json import TelegramRequest
 from handlers import (
     access,
     chats,
+    closing,
     common,
     errors,
     membership,
@@ -114,6 +116,7 @@ def register_handlers(app: BotApplication) -> None:
     )
     app.add_handler(CallbackQueryHandler(access.invites_tap, pattern=callbacks.INVITES_PATTERN))
     app.add_handler(CallbackQueryHandler(access.revoke_tap, pattern=callbacks.REVOKE_PATTERN))
+    app.add_handler(CallbackQueryHandler(closing.close_tap, pattern=callbacks.CLOSE_PATTERN))
     app.add_handler(CallbackQueryHandler(stale_button))
 
     # A reply to a card, a notification or a note prompt: a note on that task. Replies to the
@@ -144,6 +147,12 @@ def register_handlers(app: BotApplication) -> None:
 async def digest_tick(context: BotContext) -> None:
     """Owe every digest whose time has come this week (after downtime, too)."""
     if await context.digester.owe_due():
+        context.wake_sender()
+
+
+async def due_tick(context: BotContext) -> None:
+    """Owe every due-date reminder whose moment has come (after downtime, too)."""
+    if await context.reminders.owe_due():
         context.wake_sender()
 
 
@@ -200,10 +209,14 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
         data.storage, data.plan, zone=settings.timezone,
         default_language=settings.bot_language, tracking_since=data.tracking_since,
     )  # fmt: skip
+    data.reminders = Reminders(
+        data.storage, data.plan, zone=settings.timezone, office=settings.bot_admins
+    )
     data.inbox = InboxHandler(app, data.storage, data.inbox_options)
     if app.job_queue is not None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
+        app.job_queue.run_repeating(due_tick, interval=60, first=0, name="due")
         app.job_queue.run_repeating(prune_inbox, interval=3600, first=60, name="inbox-prune")
         app.job_queue.run_repeating(health_tick, interval=HEARTBEAT, first=HEARTBEAT, name="health")
     try:
@@ -232,7 +245,7 @@ async def start_sender(app: Application[Any, Any, Any, Any, BotData, Any]) -> No
     sender = OutboxSender(
         app.bot,
         data.storage,
-        composer(data.storage, data.plans, data.settings.bot_language),
+        composer(data.storage, data.plans, data.settings.bot_language, data.settings.timezone),
         data.sender_options,
         limiter.flood if isinstance(limiter, SharedRateLimiter) else None,
     )

@@ -24,6 +24,7 @@ FOLLOW = "fl1"
 UNFOLLOW = "uf1"
 INVITES = "iv1"
 REVOKE = "rv1"
+CLOSE = "cl1"
 
 STATUS_PATTERN = rf"^{STATUS}:"
 PAGE_PATTERN = rf"^{PAGE}:"
@@ -36,6 +37,7 @@ FOLLOW_PATTERN = rf"^{FOLLOW}:"
 UNFOLLOW_PATTERN = rf"^{UNFOLLOW}:"
 INVITES_PATTERN = rf"^{INVITES}:"
 REVOKE_PATTERN = rf"^{REVOKE}:"
+CLOSE_PATTERN = rf"^{CLOSE}:"
 
 # ASCII digits only: ``\d`` takes ١ or １ too, and int() reads them as task numbers.
 _STATUS_RE = re.compile(rf"^{STATUS}:([0-9]{{1,5}}):([{''.join(BY_CODE)}])$")
@@ -50,6 +52,7 @@ _SCOPE = r"([a-z][a-z0-9_]{1,15}|\*)"
 """A department code, or ``*``: every department the person may see."""
 _INVITES_RE = re.compile(rf"^{INVITES}:{_SCOPE}:(\d{{1,3}})$")
 _REVOKE_RE = re.compile(rf"^{REVOKE}:([A-Za-z0-9_-]{{16}}):{_SCOPE}:(\d{{1,3}})$")
+_CLOSE_RE = re.compile(rf"^{CLOSE}:([0-9]{{1,12}}):([cr])$")
 
 
 def fits(data: str) -> bool:
@@ -169,3 +172,20 @@ def revoke(code: str, scope: str, page: int) -> str:
 def parse_revoke(data: str) -> RevokeTap | None:
     match = _REVOKE_RE.match(data)
     return RevokeTap(match.group(1), match.group(2), int(match.group(3))) if match else None
+
+
+@dataclass(frozen=True)
+class CloseTap:
+    request: int
+    """The closing request (``storage/closures.py``) the office's card is about."""
+    confirm: bool
+    """✅ 销号 (``c``), or ↩️ 退回 (``r``)."""
+
+
+def close(request: int, confirm: bool) -> str:
+    return f"{CLOSE}:{request}:{'c' if confirm else 'r'}"
+
+
+def parse_close(data: str) -> CloseTap | None:
+    match = _CLOSE_RE.match(data)
+    return CloseTap(int(match.group(1)), match.group(2) == "c") if match else None

@@ -7,6 +7,7 @@ kept under string keys, so a rename is a type error rather than a silent miss.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,9 +19,11 @@ from bot.config import Settings
 from bot.delivery import OutboxSender, SenderOptions
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
+from bot.due import moment
 from bot.inbox import InboxHandler, InboxOptions
 from bot.plan import Plan
 from bot.plan_years import PlanYears
+from bot.reminders import Reminders
 from bot.render.tasks import Moment
 from storage import Storage
 from storage.db import Clock
@@ -43,6 +46,8 @@ class BotData:
     resolver: DepartmentResolver | None = None
     tracking_since: datetime | None = None
     digester: Digester | None = None
+    reminders: Reminders | None = None
+    """Owes the due dates' reminders (``bot/reminders.py``)."""
     clock: Clock | None = None
     """Storage's clock: real time unless a test sets one."""
     sender: OutboxSender | None = None
@@ -92,13 +97,21 @@ class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Bo
         return _ready(self.bot_data.digester, "digester")
 
     @property
+    def reminders(self) -> Reminders:
+        return _ready(self.bot_data.reminders, "reminders")
+
+    @property
     def commands(self) -> tuple[Command, ...]:
         return self.bot_data.commands
 
-    def moment(self) -> Moment:
-        """Now, by the storage clock, and since when tasks are tracked: for health lights."""
+    async def moment(self, plan: Plan | None = None, tasks: Iterable[int] | None = None) -> Moment:
+        """Now, by the storage clock, since when tasks are tracked and when they fall due (of
+        the current plan unless ``plan``; of ``tasks`` only, if given): for health lights."""
         since = _ready(self.bot_data.tracking_since, "tracking_since")
-        return Moment(self.storage.db.clock(), since)
+        return await moment(
+            self.storage, plan or self.plan, tracking_since=since, zone=self.settings.timezone,
+            tasks=tasks,
+        )  # fmt: skip
 
     def wake_sender(self) -> None:
         """Messages were just owed: let the outbox sender start on them now."""

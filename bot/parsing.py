@@ -6,8 +6,9 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
-from bot.statuses import parse_status
+from bot.statuses import fold, parse_status
 from storage.updates import Status
 
 # Invisible characters a phone keyboard or a copy-paste leaves in text.
@@ -132,3 +133,59 @@ def parse_year(word: str) -> int | None:
     if len(folded) != 4 or not folded.isascii() or not folded.isdigit():
         return None
     return int(folded)
+
+
+_DATE_FULL = re.compile(r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?$")
+_DATE_SHORT = re.compile(r"^([0-9]{1,2})[-/.月]([0-9]{1,2})日?$")
+ALL_WORDS = frozenset({"all", "*", "全部", "所有", "全部任务"})
+
+
+def parse_date(word: str, this_year: int) -> date:
+    """``2024-06-30`` (or ``2024/6/30``, ``2024年6月30日``), or ``06-30`` in ``this_year``."""
+    folded = fold_digits(token(word))
+    if match := _DATE_FULL.match(folded):
+        year, month, day = (int(part) for part in match.groups())
+    elif match := _DATE_SHORT.match(folded):
+        year, (month, day) = this_year, (int(part) for part in match.groups())
+    else:
+        raise ArgumentError("error.date", given=word[:20])
+    try:
+        parsed = date(year, month, day)
+    except ValueError:
+        raise ArgumentError("error.date", given=word[:20]) from None
+    if not 2000 <= parsed.year <= 2100:
+        raise ArgumentError("error.date", given=word[:20])
+    return parsed
+
+
+@dataclass(frozen=True)
+class DueArgs:
+    task: int | None
+    """``None``: every task of the plan."""
+    due: date
+
+
+def parse_due(text: str, task_count: int, this_year: int) -> DueArgs:
+    """``<n|all> <YYYY-MM-DD|MM-DD>``."""
+    words = clean(text).split()
+    if len(words) != 2:
+        raise ArgumentError("usage.due")
+    which, when = words
+    task = None if fold(which) in ALL_WORDS else parse_task_number(which, task_count)
+    return DueArgs(task, parse_date(when, this_year))
+
+
+def parse_task_only(text: str, task_count: int, usage: str) -> int:
+    """Exactly one task number (``/confirm 12``)."""
+    words = clean(text).split()
+    if len(words) != 1:
+        raise ArgumentError(usage)
+    return parse_task_number(words[0], task_count)
+
+
+def parse_return(text: str, task_count: int) -> tuple[int, str]:
+    """``<n> <reason>``: the reason is required, as long as a note may be."""
+    first, rest = split_first(text)
+    if not first or not clean(rest):
+        raise ArgumentError("usage.return")
+    return parse_task_number(first, task_count), parse_note(rest)

@@ -8,7 +8,17 @@ command table and this one name the same commands.
 from __future__ import annotations
 
 from bot.commands import Audience, Command, Where
-from handlers import access, digest, export, membership, subscriptions, tasks, updates
+from handlers import (
+    access,
+    closing,
+    digest,
+    due,
+    export,
+    membership,
+    subscriptions,
+    tasks,
+    updates,
+)
 
 A, M, MG, AD = Audience.ANYONE, Audience.MEMBER, Audience.MANAGER, Audience.ADMIN
 
@@ -36,4 +46,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("invites", access.invites_command, MG, Where.PRIVATE),
     Command("lang", membership.lang_command, A),
     Command("export", export.export_command, AD),
+    Command("due", due.due_command, AD),
+    Command("confirm", closing.confirm_command, AD),
+    Command("return", closing.return_command, AD),
 )

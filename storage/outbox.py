@@ -27,6 +27,18 @@ class OutKind(StrEnum):
     """A recorded update announced to a following chat: ``{"task": n, "update_id": id}``."""
     CHART = "chart"
     """The whole plan's progress chart, drawn when sent: ``{"caption": "...", "lang": "zh"}``."""
+    DUE_CHANGED = "due_changed"
+    """Due dates the office changed, to a chat following the tasks: ``{"changes": [id, …]}``."""
+    DUE_REMINDER = "due_reminder"
+    """Tasks falling due or gone overdue, to a department or the office:
+    ``{"kind": "day14"|"day1"|"overdue"|"office", "year": y, "dept": code|null, "tasks": [n, …]}``."""
+    CLOSE_CARD = "close_card"
+    """A task reported done, for the office to confirm or return: ``{"request": closure id}``;
+    drawn as it stands when sent (its buttons gone once someone has acted)."""
+    CLOSURE = "closure"
+    """A task confirmed closed or returned, to its department and followers: ``{"event": id}``."""
+    EDIT = "edit"
+    """The message another row sent, edited to what that row would show now: ``{"of": row id}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +50,15 @@ class OutboxItem:
     update_id: int | None
     attempts: int
     not_before: datetime
+    message_id: int | None = None
+    """The message Telegram made of it, once sent."""
 
 
-SELECT_ITEM = "SELECT id, chat_id, kind, payload, update_id, attempts, not_before FROM outbox"
+SELECT_ITEM = (
+    "SELECT id, chat_id, kind, payload, update_id, attempts, not_before, message_id FROM outbox"
+)
 NEXT_PER_CHAT = """
-SELECT o.id, o.chat_id, o.kind, o.payload, o.update_id, o.attempts, o.not_before
+SELECT o.id, o.chat_id, o.kind, o.payload, o.update_id, o.attempts, o.not_before, o.message_id
 FROM outbox AS o JOIN chats AS c ON c.chat_id = o.chat_id AND c.active = 1
 WHERE o.state = 'pending' AND o.not_before <= :now
   AND NOT EXISTS (
@@ -64,6 +80,7 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         update_id=row["update_id"],
         attempts=row["attempts"],
         not_before=from_db(row["not_before"]),
+        message_id=row["message_id"],
     )
 
 
@@ -139,6 +156,22 @@ def owe_notifications(
         },
     )
     return cursor.rowcount
+
+
+def owe_edits(conn: sqlite3.Connection, key_prefix: str, reason: str, *, now: str) -> int:
+    """Owe an edit of every message already sent (or being sent) from a row whose dedup key
+    starts with ``key_prefix``, to show what it shows now; once per row and ``reason``. A row
+    not sent yet needs none: it is drawn as things stand when it goes. Returns how many."""
+    rows = conn.execute(
+        "SELECT id, chat_id FROM outbox WHERE dedup_key >= ? AND dedup_key < ?"
+        " AND state IN ('sent', 'sending') ORDER BY id",
+        (key_prefix, key_prefix + "\U0010ffff"),
+    ).fetchall()
+    owed = 0
+    for row_id, chat_id in rows:
+        key = f"edit:{row_id}:{reason}"
+        owed += owe(conn, chat_id, OutKind.EDIT, {"of": row_id}, now=now, dedup_key=key) is not None
+    return owed
 
 
 def give_up_chat(conn: sqlite3.Connection, chat_id: int, reason: str) -> int:

@@ -19,3 +19,5 @@ class Outgoing:
     """The plan year of ``task`` (``None``: the current plan)."""
     photo: bytes | None = None
     """A PNG to send with ``text`` as its caption (plain text, at most 1,024 characters)."""
+    edit: int | None = None
+    """A message of the chat to edit into this one, instead of sending a new message."""
