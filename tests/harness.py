@@ -73,14 +73,23 @@ async def running_bot(
     admins: tuple[int, ...] = (ADMIN_ID,),
     clock: Clock | None = None,
     privacy_mode: bool = False,
+    fake: FakeTelegram | None = None,
+    settings: dict[str, object] | None = None,
 ) -> AsyncIterator[Harness]:
-    fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
-    await fake.start()
-    settings = settings_for(fake, tmp_path, bot_admins=frozenset(admins))
-    app = build_application(settings, clock=clock)
+    """The bot on a fresh fake Telegram, or on ``fake``, which the caller starts and stops: a
+    bot restarted on the same database and chats (carry the first harness's ``people`` over).
+    ``settings``: more settings, as ``settings_for`` takes them."""
+    own = fake is None
+    if fake is None:
+        fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
+        await fake.start()
+    overrides = {"bot_admins": frozenset(admins), **(settings or {})}
+    configured = settings_for(fake, tmp_path, **overrides)
+    app = build_application(configured, clock=clock)
     app.bot_data.inbox_options = TEST_INBOX
     try:
         async with started(app):
-            yield Harness(fake, app, settings)
+            yield Harness(fake, app, configured)
     finally:
-        await fake.stop()
+        if own:
+            await fake.stop()
