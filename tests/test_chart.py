@@ -286,3 +286,12 @@ def test_caption_fits_telegram(plan: Plan, states: dict[int, TaskState], lang: L
     label = "已完成" if lang == "zh" else "done"
     assert f"{label} {done}" in text
     assert "<" not in text and "&" not in text  # plain text, no markup
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_legend_stays_inside_the_image(plan: Plan, states: dict[int, TaskState], lang) -> None:
+    """Five stages share the legend's line: the last one is not cut at the right edge."""
+    image = pixels(chart.progress_chart(plan, states, lang, AT))
+    legend = image[int(chart.LEGEND_IN * chart.DPI) : int(chart.HEADER_IN * chart.DPI)]
+    margin = legend[:, -int(chart.MARGIN_IN * chart.DPI * 0.8) :]
+    assert (margin == 255).all(), "something drawn in the right margin of the legend"

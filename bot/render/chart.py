@@ -111,6 +111,7 @@ WORDS: dict[Language, dict[str, str]] = {
         "axis": "任务数",
         "summary": "共 {total} 项任务，已完成 {done} 项（{pct}%），待销号 {awaiting} 项",
         "time": "逾期 {overdue} 项 · 14 天内到期 {soon} 项",
+        "awaiting": "待销号",
     },
     "en": {
         "by_section": "By section",
@@ -118,6 +119,7 @@ WORDS: dict[Language, dict[str, str]] = {
         "axis": "Tasks",
         "summary": "{total} tasks, {done} done ({pct}%), {awaiting} awaiting confirmation",
         "time": "{overdue} overdue · {soon} due within 14 days",
+        "awaiting": "to confirm",
     },
 }
 """The chart's own words; kept here because they exist only in the image."""
@@ -271,7 +273,10 @@ class Style:
         return WORDS[self.lang][key].format(**fields)
 
     def stage(self, stage: Stage) -> str:
-        """A stage as the catalogue names it, without markup."""
+        """A stage as the catalogue names it, without markup (awaiting confirmation in fewer
+        words: five entries share the legend's one line)."""
+        if stage is Stage.AWAITING:
+            return self.word("awaiting")
         return plain(t(self.lang, f"stage.{stage.value}"))
 
     def section(self, section: Section) -> str:
