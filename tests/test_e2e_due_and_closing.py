@@ -11,7 +11,7 @@ from tests.conftest import FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, Harness, running_bot
 from tests.test_e2e_commands import join
 
-MING, BEA = 2, 5
+MING, LAN, BEA = 2, 3, 5
 GROUP = -1001
 MONDAY_10 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 """Monday 2026-11-23, 10:00 in Shanghai."""
@@ -61,12 +61,17 @@ async def test_a_due_date_already_past_turns_red_and_is_announced_once(tmp_path:
             await office_and_group(bot, "cpd")  # task 12 is led by 中央宣传部
             assert starting(fake, GROUP, "🔴") == [], "a bot started on an old plan floods nobody"
             admin, dm = bot.user(ADMIN_ID, "Ada")
+            lan, lan_dm = bot.user(LAN, "Lan")
+            await bot.ask(lan, lan_dm, "/subscribe 12")
 
             replies = [m.text for m in await bot.say(admin, dm, "/due 12 2026-11-22")]
             (card,) = [text for text in replies if text.startswith("已设定任务 12")]
             assert card.startswith("已设定任务 12 的时限：逾期 1 天（截止 2026-11-22）。")
             assert "状态：⚪ 未启动 · 🔴 已逾期" in card
             assert "时限：逾期 1 天（截止 2026-11-22）（Ada 于 2026-11-23 10:00 设定）" in card
+            (told,) = await fake.replies(lan_dm, at_least=1, timeout=10)
+            assert told.text.startswith("📅 任务 12 时限调整 修改《作品自愿登记暂行办法》")
+            assert "2024-12-31 → 2026-11-22 · Ada" in told.text and "🔕 取消关注" in labels(told)
             (notice,) = await fake.replies(fake.chat(GROUP), at_least=1, timeout=10)
             assert notice.text.startswith("🔴 中央宣传部：1 项牵头任务已逾期")
             assert "🔴⚪ 12 " in notice.text and "逾期 1 天（截止 11-22）" in notice.text
@@ -251,3 +256,30 @@ async def test_with_the_setting_off_done_closes_at_once(tmp_path: Path) -> None:
         await bot.fake.idle()
         assert starting(bot.fake, ADMIN_ID, "📋") == []
         assert "⏳0 ✅1" in await bot.ask(ada, dm, "/plan")
+
+
+async def test_due_for_every_task_and_what_is_refused(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, clock=FakeClock(MONDAY_10)) as bot:
+        ada, dm = bot.user(ADMIN_ID, "Ada")
+        lan, lan_dm = bot.user(LAN, "Lan")
+        await bot.ask(lan, lan_dm, "/subscribe all")
+        assert await bot.ask(ada, dm, "/due all 12-31") == (
+            "已将 110 项任务的时限设为 2026-12-31（另有 0 项本来就是）。"
+        )
+        (told,) = await bot.fake.replies(lan_dm, at_least=1, timeout=10)
+        assert told.text.startswith("📅 110 项任务时限调整为 2026-12-31 · Ada")
+        assert "……另有 80 项" in told.text and len(told.text) <= 4096
+        assert await bot.ask(ada, dm, "/due 全部 2026-12-31") == (
+            "全部任务的时限本来就是 2026-12-31，没有变化。"
+        )
+        unchanged = await bot.ask(ada, dm, "/due 12 ２０２６年１２月３１日")
+        assert unchanged.startswith("任务 12 的时限没有变化：截止 2026-12-31。")
+        assert await bot.ask(ada, dm, "/due 12 02-30") == (
+            "“02-30”不是日期：请写 YYYY-MM-DD 或 MM-DD，例如 2024-06-30 或 06-30。"
+        )
+        assert (await bot.ask(ada, dm, "/due 12")).startswith("用法：/due <编号|all> <日期>")
+        assert (await bot.ask(ada, dm, "/due 999 12-31")).startswith("“999”不是任务编号")
+        assert await bot.ask(lan, lan_dm, "/due 12 12-31") == "只有管理员可以这样做。"
+        card = await bot.ask(lan, lan_dm, "/task 12")
+        assert "时限：截止 2026-12-31（Ada 于 2026-11-23 10:00 设定）" in card
+        assert not bot.fake.rejections
