@@ -19,7 +19,7 @@ from bot.due import moment
 from bot.i18n import Language, Markup, esc, pick_language
 from bot.plan import Plan
 from bot.plan_years import PlanYears
-from bot.render.outgoing import Outgoing
+from bot.render.outgoing import Edit, Outgoing
 from bot.render.tasks import Moment
 from storage import Storage
 from storage.closures import Event
@@ -167,7 +167,8 @@ async def _edit(sources: Sources, item: OutboxItem) -> Outgoing | None:
     drawn = await LOADERS[OutKind(original.kind)](sources, original)
     if drawn is None or drawn.photo is not None:
         return None
-    return replace(drawn, edit=original.message_id, task=None)  # already remembered, if shown
+    edit = Edit(original.message_id, original.id, original.shown)
+    return replace(drawn, edit=edit, task=None)  # already remembered, if it shows a task
 
 
 LOADERS: dict[OutKind, Callable[[Sources, OutboxItem], Awaitable[Outgoing | None]]] = {

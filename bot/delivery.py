@@ -257,23 +257,35 @@ class OutboxSender:
             )
             await self._storage.outbox.mark_failed(item.id, error="nothing to send")
             return
+        edit = outgoing.edit
+        edited = None if edit is None else edit.row
+        if outgoing.unchanged and edit is not None:
+            # Drawn after what made the edit owed, the message shows this already.
+            await self._storage.outbox.mark_sent(
+                item.id, message_id=edit.message_id, shown=edit.shown
+            )
+            return
         try:
             message = await self._post(item.chat_id, outgoing)
         except TelegramError as exc:
-            if outgoing.edit is not None and is_unchanged(exc):
-                # The message shows this already (drawn after what made the edit owed).
-                await self._storage.outbox.mark_sent(item.id, message_id=outgoing.edit)
+            if edit is not None and is_unchanged(exc):
+                shown = outgoing.digest()
+                await self._storage.outbox.mark_sent(
+                    item.id, message_id=edit.message_id, shown=shown, edited=edited
+                )
                 return
             await self._refused(item, exc)
             return
-        await self._storage.outbox.mark_sent(item.id, message_id=message.message_id)
+        await self._storage.outbox.mark_sent(
+            item.id, message_id=message.message_id, shown=outgoing.digest(), edited=edited
+        )
         await self._remember(message.chat_id, message.message_id, outgoing)
 
     async def _post(self, chat_id: int, outgoing: Outgoing) -> Message:
         """One Bot API request: a text, a photo with the text as its caption, or an edit."""
         if outgoing.edit is not None:
             edited = await self._bot.edit_message_text(
-                outgoing.text, chat_id=chat_id, message_id=outgoing.edit,
+                outgoing.text, chat_id=chat_id, message_id=outgoing.edit.message_id,
                 reply_markup=outgoing.keyboard, disable_web_page_preview=True,
             )  # fmt: skip
             assert isinstance(edited, Message), "a bot's own message edits into a Message"

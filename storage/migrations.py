@@ -429,6 +429,10 @@ MIGRATIONS += (
         ALTER TABLE task_state ADD COLUMN closure_event INTEGER REFERENCES closures (id);
         UPDATE task_state SET closure = 'closed' WHERE status = 'done';
 
+        -- What a sent message shows (a digest of its text and buttons), as sent or last edited:
+        -- an edit that would show the same is not asked of Telegram, which refuses it.
+        ALTER TABLE outbox ADD COLUMN shown TEXT;
+
         -- The forced replies that ask an admin why a task is returned: a reply to one is that
         -- reason, not a note.
         CREATE TABLE reason_prompts (

@@ -52,13 +52,17 @@ class OutboxItem:
     not_before: datetime
     message_id: int | None = None
     """The message Telegram made of it, once sent."""
+    shown: str | None = None
+    """A digest of what that message shows now (as sent, or as last edited)."""
 
 
 SELECT_ITEM = (
-    "SELECT id, chat_id, kind, payload, update_id, attempts, not_before, message_id FROM outbox"
+    "SELECT id, chat_id, kind, payload, update_id, attempts, not_before, message_id, shown"
+    " FROM outbox"
 )
 NEXT_PER_CHAT = """
-SELECT o.id, o.chat_id, o.kind, o.payload, o.update_id, o.attempts, o.not_before, o.message_id
+SELECT o.id, o.chat_id, o.kind, o.payload, o.update_id, o.attempts, o.not_before, o.message_id,
+       o.shown
 FROM outbox AS o JOIN chats AS c ON c.chat_id = o.chat_id AND c.active = 1
 WHERE o.state = 'pending' AND o.not_before <= :now
   AND NOT EXISTS (
@@ -81,6 +85,7 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         attempts=row["attempts"],
         not_before=from_db(row["not_before"]),
         message_id=row["message_id"],
+        shown=row["shown"],
     )
 
 
@@ -223,12 +228,27 @@ class Outbox:
         )
         return changed > 0
 
-    async def mark_sent(self, item_id: int, *, message_id: int | None) -> None:
-        await self._db.execute(
-            "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?, last_error = NULL"
-            " WHERE id = ?",
-            (message_id, self._db.now(), item_id),
-        )
+    async def mark_sent(
+        self,
+        item_id: int,
+        *,
+        message_id: int | None,
+        shown: str | None = None,
+        edited: int | None = None,
+    ) -> None:
+        """Sent as ``message_id``, showing ``shown``; ``edited``: the row whose message this
+        one edited, which shows that now."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE outbox SET state = 'sent', message_id = ?, shown = ?, sent_at = ?,"
+                " last_error = NULL WHERE id = ?",
+                (message_id, shown, self._db.now(), item_id),
+            )
+            if edited is not None:
+                conn.execute("UPDATE outbox SET shown = ? WHERE id = ?", (shown, edited))
+
+        await self._db.write(work)
 
     async def retry_later(self, item_id: int, *, not_before: datetime, error: str) -> None:
         await self._db.execute(

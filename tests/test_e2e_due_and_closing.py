@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.app import start_sender
 from bot.faketelegram import FakeChat, FakeMessage, FakeTelegram
+from tests import rows
 from tests.conftest import FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, Harness, running_bot
+from tests.rows import pending
+from tests.test_delivery import until
 from tests.test_e2e_commands import join
 
 MING, LAN, BEA = 2, 3, 5
@@ -282,4 +286,33 @@ async def test_due_for_every_task_and_what_is_refused(tmp_path: Path) -> None:
         assert await bot.ask(lan, lan_dm, "/due 12 12-31") == "只有管理员可以这样做。"
         card = await bot.ask(lan, lan_dm, "/task 12")
         assert "时限：截止 2026-12-31（Ada 于 2026-11-23 10:00 设定）" in card
+        assert not bot.fake.rejections
+
+
+async def test_a_card_drawn_after_the_answer_is_not_edited_to_the_same(tmp_path: Path) -> None:
+    """The card was on its way (claimed by the sender) when an admin answered: the edit owed
+    for it finds the card already showing the answer, and asks Telegram for nothing."""
+    async with running_bot(tmp_path, clock=FakeClock(MONDAY_10)) as bot:
+        ada, dm = bot.user(ADMIN_ID, "Ada")
+        await bot.ask(ada, dm, "/start")
+        ming, ming_dm, _ = await join(bot, MING, "Ming", "cnipa")
+        sender, storage = bot.app.bot_data.sender, bot.app.bot_data.storage
+        assert sender is not None and storage is not None
+        await sender.stop()
+        await bot.ask(ming, ming_dm, "/update 10 done")
+        (card,) = [item for item in await pending(storage) if item.kind == "close_card"]
+        assert await storage.outbox.mark_sending(card.id)  # in flight, not drawn yet
+        assert (await bot.ask(ada, dm, "/confirm 10")).startswith("已销号：任务 10")
+        edit, _ = owed = await pending(storage)
+        assert [i.kind for i in owed] == ["edit", "closure"]
+        await storage.outbox.requeue_sending()  # as after a crash: it is drawn again now
+        await start_sender(bot.app)
+        (shown,) = await bot.fake.replies(dm, at_least=1, timeout=10)
+        assert shown.text.startswith("✅ 已销号：任务 10") and shown.buttons == []
+
+        async def edit_done() -> bool:
+            return await rows.outbox_state(storage, edit.id) == "sent"
+
+        await until(edit_done, "the edit's row, settled without a request")
+        assert bot.fake.requests["editMessageText"] == 0 and shown.edits == 0
         assert not bot.fake.rejections

@@ -23,7 +23,7 @@ LANDED = {
     6: "54324a0562cf2fc41998599ff6bacccfb4580bddf92ba4cdab835c72d2ef8e91",
     7: "bf92e58ed02c1945ef59f5a62f44028e52e19fa1c07ca1f26a97531f4aa197ea",
     8: "bad70c0afae251bfd3d73d73becb09111cb351112ef9ea8af44dcde611a4f8ea",
-    10: "e97db90c1fad730d867602e6f8ea44c1f6560705696226bcdaa7ff7303157d4e",
+    10: "3507d1b4553f613c46df45531cae6bfb16dfe644de524cca19ff31d9b16c0f6b",
 }
 VERSIONS = [m.version for m in MIGRATIONS]
 """In order from 1; a number may be missing here while the branch that takes it is not merged."""
