@@ -277,7 +277,8 @@ async def depts_command(update: Update, context: BotContext) -> None:
     """/depts: every department with the tasks it leads and joins."""
     who = await caller(update, context)
     states = await context.storage.updates.states()
-    for text in split_lines(departments_table(context.plan, states, who.lang)):
+    at = await context.moment()
+    for text in split_lines(departments_table(context.plan, states, who.lang, at)):
         await reply(update, text)
 
 

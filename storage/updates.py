@@ -436,6 +436,16 @@ class Updates:
         rows = await self._db.fetchall(sql, params)
         return {row["task"]: _state(row) for row in rows}
 
+    async def last_reports(self, *, year: int | None = None) -> dict[str, datetime]:
+        """Each department's latest status update or note about ``year``'s plan (a scorecard's
+        "last report")."""
+        rows = await self._db.fetchall(
+            "SELECT dept, max(created_at) FROM status_updates"
+            " WHERE plan_year = ? AND dept IS NOT NULL GROUP BY dept",
+            (self._year(year),),
+        )
+        return {row[0]: from_db(row[1]) for row in rows}
+
     async def latest_notes(self, *, year: int | None = None) -> dict[int, StatusUpdate]:
         """Each task's newest update that carries a note, with its author: for exports, in one
         query rather than one per task."""

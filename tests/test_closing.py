@@ -142,3 +142,11 @@ async def test_the_closing_history_is_append_only(storage: Storage) -> None:
         await storage.db.execute("UPDATE closures SET reason = 'rewritten'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         await storage.db.execute("DELETE FROM closures")
+
+
+async def test_the_whole_plan_group_is_the_office_when_there_is_one(storage: Storage) -> None:
+    await people(storage)
+    await storage.chats.seen(-1002, type="supergroup", title="联席办")
+    await storage.chats.bind(-1002, "*", by=ADA)
+    await report_done(storage)
+    assert await kinds_owed(storage) == [(-1002, "close_card")]

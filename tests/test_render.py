@@ -52,7 +52,7 @@ def test_tables_split_into_messages_that_fit(plan) -> None:
     states = {t.number: TaskState(t.number, Status.DONE, 100, 1, NOW, NOW) for t in plan.tasks}
     for lang in ("zh", "en"):
         for lines in (
-            departments_table(plan, states, lang),
+            departments_table(plan, states, lang, moment_at(NOW)),
             overview(plan, states, lang, moment_at(NOW)),
         ):
             for message in split_lines(lines):

@@ -26,6 +26,7 @@ from bot.lights import (
 )
 from bot.plan import Plan, Task
 from bot.render.text import age, shorten
+from bot.standing import standings
 from bot.statuses import ICONS, STAGE_ICONS, Stage, stage_of
 from storage.closures import ClosureEvent, Event
 from storage.due import DueChange
@@ -265,16 +266,14 @@ def card_keyboard(task: Task, lang: Language, *, following: bool) -> InlineKeybo
     return InlineKeyboardMarkup([row[:2], row[2:], extra])
 
 
-def departments_table(plan: Plan, states: Mapping[int, TaskState], lang: Language) -> list[Markup]:
+def departments_table(
+    plan: Plan, states: Mapping[int, TaskState], lang: Language, at: Moment
+) -> list[Markup]:
     """Every department: code, name, tasks led and joined, and how many of its led tasks are
     closed and how many await the office's confirmation."""
     led: Counter[str] = Counter(task.lead for task in plan.tasks)
     joined: Counter[str] = Counter(code for task in plan.tasks for code in task.participants)
-    staged = {task.number: stage_of(states.get(task.number)) for task in plan.tasks}
-    closed: Counter[str] = Counter(t.lead for t in plan.tasks if staged[t.number] is Stage.CLOSED)
-    awaiting: Counter[str] = Counter(
-        t.lead for t in plan.tasks if staged[t.number] is Stage.AWAITING
-    )
+    standing = standings(plan, states, at.due, at.today)
     lines = [t(lang, "depts.title", count=len(plan.departments))]
     for dept in sorted(plan.departments, key=lambda d: (-led[d.code], -joined[d.code], d.code)):
         lines.append(
@@ -285,8 +284,8 @@ def departments_table(plan: Plan, states: Mapping[int, TaskState], lang: Languag
                 name=dept.display(lang),
                 led=led[dept.code],
                 joined=joined[dept.code],
-                closed=closed[dept.code],
-                awaiting=awaiting[dept.code],
+                closed=standing[dept.code].closed if dept.code in standing else 0,
+                awaiting=standing[dept.code].awaiting if dept.code in standing else 0,
             )
         )
     lines.append(t(lang, "depts.hint"))
