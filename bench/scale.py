@@ -22,7 +22,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -391,7 +391,7 @@ class StandIn:
     storage: Storage
     at: Moment
 
-    async def moment(self, plan: Plan | None = None, tasks: object = None) -> Moment:
+    async def moment(self, plan: Plan | None = None, tasks: Iterable[int] | None = None) -> Moment:
         return self.at
 
 

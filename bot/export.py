@@ -186,7 +186,7 @@ def row(
     subsection = "" if task.subsection is None else section.subsections[task.subsection - 1].title
     zone = at.zone
     due = at.due.of(task.number)
-    closed = state is not None and state.closed and closing is not None
+    closed_at = closing.created_at if closing is not None and state and state.closed else None
     return ExportRow(
         number=task.number,
         section=section_name(plan, task.section),
@@ -198,7 +198,7 @@ def row(
         progress=state.progress if state else None,
         due=due,
         time_left=time_left(state, due, at.today, lang),
-        closed=local_minute(closing.created_at, zone) if closed and closing else None,
+        closed=None if closed_at is None else local_minute(closed_at, zone),
         updated=local_minute(state.updated_at, zone) if state else None,
         note=(note.note or "") if note else "",
         author=author(plan, note, lang) if note else "",

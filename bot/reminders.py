@@ -90,7 +90,7 @@ class Reminders:
         for task, due, kind in await self.storage.due.logged(year=self.plan.year):
             logged.setdefault((task, due), set()).add(kind)
         # Only tasks with a moment passed and not logged need their state read.
-        waiting = {}
+        waiting: dict[int, date] = {}
         for x in self.plan.tasks:
             due = dues.of(x.number)
             if (due - today).days > SOON:

@@ -30,7 +30,8 @@ from storage.closing import Answer, Answered, Asked
 from storage.closures import ClosureEvent, Event
 
 
-def asked(context: BotContext, who: Caller, task: Task, request: int | None = None) -> Asked:
+def asked(who: Caller, task: Task, request: int | None = None) -> Asked:
+    """The answer's question: this task, by this person, here, for this update."""
     return Asked(
         task.number, task.lead, task.departments, who.user_id, who.chat.chat_id,
         who.update_id, request,
@@ -82,7 +83,7 @@ async def confirm_command(update: Update, context: BotContext) -> None:
     task = context.plan.task(number)
     assert task is not None
     await _answered(
-        update, context, who, task, await context.storage.closing.confirm(asked(context, who, task))
+        update, context, who, task, await context.storage.closing.confirm(asked(who, task))
     )
 
 
@@ -98,7 +99,7 @@ async def return_command(update: Update, context: BotContext) -> None:
     number, reason = args
     task = context.plan.task(number)
     assert task is not None
-    answered = await context.storage.closing.send_back(asked(context, who, task), reason)
+    answered = await context.storage.closing.send_back(asked(who, task), reason)
     await _answered(update, context, who, task, answered)
 
 
@@ -121,7 +122,7 @@ async def close_tap(update: Update, context: BotContext) -> None:
     if not (await check_tap(query, who, context, Action.CLOSE_TASK, task=task)).allowed:
         return
     if tap.data.confirm:
-        answered = await context.storage.closing.confirm(asked(context, who, task, request.id))
+        answered = await context.storage.closing.confirm(asked(who, task, request.id))
         if answered.outcome is Answer.DONE:
             context.wake_sender()  # every copy of the card, this one too, is edited
         await query.answer(plain(outcome_text(context, who, task, answered)))
@@ -162,8 +163,6 @@ async def answer_reason(update: Update, context: BotContext, replied_message_id:
     reason = await read_args(update, who, lambda: parse_note(text))
     if reason is None:
         return True
-    answered = await context.storage.closing.send_back(
-        asked(context, who, task, request_id), reason
-    )
+    answered = await context.storage.closing.send_back(asked(who, task, request_id), reason)
     await _answered(update, context, who, task, answered)
     return True

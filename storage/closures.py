@@ -77,6 +77,11 @@ FROM closures AS e JOIN users AS u ON u.user_id = e.by_user
 """
 
 
+SELECT_ANSWER = (
+    f"{SELECT_EVENTS} WHERE e.request_id = ? AND e.kind IN {ANSWER_KINDS} ORDER BY e.id LIMIT 1"
+)
+
+
 def event(row: sqlite3.Row) -> ClosureEvent:
     (id_, year, task, kind, request, update, reason, by, name, chat, at) = row
     return ClosureEvent(
@@ -121,12 +126,7 @@ def by_source(conn: sqlite3.Connection, source_update: int) -> ClosureEvent | No
 
 def answer_in(conn: sqlite3.Connection, request_id: int) -> ClosureEvent | None:
     """What ended a request: its confirm, return or withdrawal (``None``: still open)."""
-    row = read_one(
-        conn,
-        f"{SELECT_EVENTS} WHERE e.request_id = ? AND e.kind IN {ANSWER_KINDS}"
-        " ORDER BY e.id LIMIT 1",
-        (request_id,),
-    )
+    row = read_one(conn, SELECT_ANSWER, (request_id,))
     return None if row is None else event(row)
 
 
@@ -177,11 +177,7 @@ class Closures:
 
     async def answer(self, request_id: int) -> ClosureEvent | None:
         """What ended a request: its confirm, return or withdrawal (``None``: still open)."""
-        row = await self._db.fetchone(
-            f"{SELECT_EVENTS} WHERE e.request_id = ? AND e.kind IN {ANSWER_KINDS}"
-            " ORDER BY e.id LIMIT 1",
-            (request_id,),
-        )
+        row = await self._db.fetchone(SELECT_ANSWER, (request_id,))
         return None if row is None else event(row)
 
     async def of_states(self, event_ids: Iterable[int]) -> dict[int, ClosureEvent]:
