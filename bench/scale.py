@@ -21,7 +21,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -33,6 +33,7 @@ from bench.memory import current_rss_mb, rss_mb
 from bench.report import Section, percentile
 from bot.context import BotContext
 from bot.digest import Digester, scheduled_start
+from bot.due import moment as moment_at
 from bot.i18n import t
 from bot.permissions import Actor
 from bot.plan import Plan, Task, load_plan
@@ -390,7 +391,7 @@ class StandIn:
     storage: Storage
     at: Moment
 
-    def moment(self) -> Moment:
+    async def moment(self, plan: Plan | None = None, tasks: Iterable[int] | None = None) -> Moment:
         return self.at
 
 
@@ -448,7 +449,9 @@ async def open_bench(size: Size, path: Path) -> Bench:
     await storage.open(plan_year=plan.year)
     since = await storage.db.tracking_since()
     digester = Digester(storage, plan, zone=ZONE, default_language="zh", tracking_since=since)
-    context = StandIn(plan, storage, Moment(ANCHOR, since))
+    context = StandIn(
+        plan, storage, await moment_at(storage, plan, tracking_since=since, zone=ZONE)
+    )
     return Bench(size, plan, people, storage, context, digester)
 
 

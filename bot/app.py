@@ -39,11 +39,13 @@ from bot.inbox import KEEP_HANDLED, InboxHandler
 from bot.plan import load_plan
 from bot.plan_years import reconcile
 from bot.registry import COMMANDS
+from bot.reminders import Reminders
 from bot.rounds import RoundKeeper
 from bot.telegram_json import TelegramRequest
 from handlers import (
     access,
     chats,
+    closing,
     common,
     errors,
     membership,
@@ -120,6 +122,7 @@ def register_handlers(app: BotApplication) -> None:
     app.add_handler(CallbackQueryHandler(statements.submit_tap, pattern=callbacks.SUBMIT_PATTERN))
     app.add_handler(CallbackQueryHandler(statements.draft_tap, pattern=callbacks.DRAFT_PATTERN))
     app.add_handler(CallbackQueryHandler(rounds.page_tap, pattern=callbacks.ROUND_PAGE_PATTERN))
+    app.add_handler(CallbackQueryHandler(closing.close_tap, pattern=callbacks.CLOSE_PATTERN))
     app.add_handler(CallbackQueryHandler(stale_button))
 
     # A document: a round's statement when captioned /submit or answering its prompt.
@@ -164,6 +167,12 @@ async def digest_tick(context: BotContext) -> None:
 async def round_tick(context: BotContext) -> None:
     """Owe the open round's reminders whose time has come (after downtime, too)."""
     if await context.round_keeper.owe_due():
+        context.wake_sender()
+
+
+async def due_tick(context: BotContext) -> None:
+    """Owe every due-date reminder whose moment has come (after downtime, too)."""
+    if await context.reminders.owe_due():
         context.wake_sender()
 
 
@@ -223,11 +232,15 @@ async def post_init(app: Application[Any, Any, Any, Any, BotData, Any]) -> None:
     data.round_keeper = RoundKeeper(
         data.storage, zone=settings.timezone, admins=settings.bot_admins
     )
+    data.reminders = Reminders(
+        data.storage, data.plan, zone=settings.timezone, office=settings.bot_admins
+    )
     data.inbox = InboxHandler(app, data.storage, data.inbox_options)
     if app.job_queue is not None:
         # The database decides what is due; the scheduler only asks, at start and each minute.
         app.job_queue.run_repeating(digest_tick, interval=60, first=0, name="digest")
         app.job_queue.run_repeating(round_tick, interval=60, first=0, name="rounds")
+        app.job_queue.run_repeating(due_tick, interval=60, first=0, name="due")
         app.job_queue.run_repeating(prune_inbox, interval=3600, first=60, name="inbox-prune")
         app.job_queue.run_repeating(health_tick, interval=HEARTBEAT, first=HEARTBEAT, name="health")
     try:

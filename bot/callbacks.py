@@ -27,6 +27,7 @@ REVOKE = "rv1"
 SUBMIT = "rs1"
 ROUND_PAGE = "rl1"
 DRAFT = "rd1"
+CLOSE = "cl1"
 
 STATUS_PATTERN = rf"^{STATUS}:"
 PAGE_PATTERN = rf"^{PAGE}:"
@@ -46,6 +47,7 @@ ROUND_OFFICE = "*"
 """The scope of a round page that is the office's summary."""
 ROUND_MISSING = "!"
 """The scope of a round page that is the office's list of what is missing."""
+CLOSE_PATTERN = rf"^{CLOSE}:"
 
 # ASCII digits only: ``\d`` takes ١ or １ too, and int() reads them as task numbers.
 _STATUS_RE = re.compile(rf"^{STATUS}:([0-9]{{1,5}}):([{''.join(BY_CODE)}])$")
@@ -64,6 +66,7 @@ _CODE = r"[a-z][a-z0-9_]{1,15}"
 _SUBMIT_RE = re.compile(rf"^{SUBMIT}:([0-9]{{1,9}}):([0-9]{{1,5}})(?::({_CODE}))?$")
 _ROUND_PAGE_RE = re.compile(rf"^{ROUND_PAGE}:([0-9]{{1,9}}):({_CODE}|\*|!):([0-9]{{1,3}})$")
 _DRAFT_RE = re.compile(rf"^{DRAFT}:([0-9]{{1,12}}):({_CODE})$")
+_CLOSE_RE = re.compile(rf"^{CLOSE}:([0-9]{{1,12}}):([cr])$")
 
 
 def fits(data: str) -> bool:
@@ -229,3 +232,20 @@ def draft_choice(draft_id: int, dept: str) -> str:
 def parse_draft_choice(data: str) -> tuple[int, str] | None:
     match = _DRAFT_RE.match(data)
     return (int(match.group(1)), match.group(2)) if match else None
+
+
+@dataclass(frozen=True)
+class CloseTap:
+    request: int
+    """The closing request (``storage/closures.py``) the office's card is about."""
+    confirm: bool
+    """✅ 销号 (``c``), or ↩️ 退回 (``r``)."""
+
+
+def close(request: int, confirm: bool) -> str:
+    return f"{CLOSE}:{request}:{'c' if confirm else 'r'}"
+
+
+def parse_close(data: str) -> CloseTap | None:
+    match = _CLOSE_RE.match(data)
+    return CloseTap(int(match.group(1)), match.group(2) == "c") if match else None

@@ -11,16 +11,20 @@ Adding a kind of message is one :class:`~storage.outbox.OutKind` member and one 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
+from bot.due import moment
 from bot.i18n import Language, Markup, esc, pick_language, t
+from bot.plan import Plan
 from bot.plan_years import PlanYears
-from bot.render.outgoing import Outgoing
+from bot.render.outgoing import Edit, Outgoing
 from bot.render.rounds import RoundView, department_page
+from bot.render.tasks import Moment
 from bot.rounds import missing_view, view_of
 from storage import Storage
+from storage.closures import Event
 from storage.outbox import OutboxItem, OutKind
 from storage.rounds import Reminder, SlotState
 from storage.subscriptions import Follow
@@ -42,6 +46,18 @@ class Sources:
         chat = await self.storage.chats.get(chat_id)
         return pick_language(chat.language if chat else None, None, self.default_language)
 
+    async def moment(self, plan: Plan, tasks: Iterable[int] | None = None) -> Moment:
+        """Now, with ``plan``'s due dates: for the health lights of what is sent."""
+        since = await self.storage.db.tracking_since()
+        return await moment(self.storage, plan, tracking_since=since, zone=self.zone, tasks=tasks)
+
+    async def follows(self, chat_id: int, year: int, number: int) -> bool:
+        """Whether the chat follows this task of this year (for its follow button)."""
+        return any(
+            s.kind is Follow.TASK and s.target == str(number) and s.year == year
+            for s in await self.storage.subscriptions.of_chat(chat_id)
+        )
+
 
 async def _text(sources: Sources, item: OutboxItem) -> Outgoing | None:
     return Outgoing(Markup(item.payload["text"]))
@@ -51,9 +67,11 @@ async def _chart(sources: Sources, item: OutboxItem) -> Outgoing | None:
     from bot.render.chart import progress_chart  # matplotlib: imported when first drawn
 
     lang = pick_language(item.payload.get("lang"), None, sources.default_language)
+    plan = sources.plans.current
     states = await sources.storage.updates.states()
+    at = await sources.moment(plan)
     # Drawing takes a few hundred milliseconds of CPU: off the event loop.
-    png = await asyncio.to_thread(progress_chart, sources.plans.current, states, lang)
+    png = await asyncio.to_thread(progress_chart, plan, states, lang, at)
     return Outgoing(esc(item.payload.get("caption", "")[:1024]), photo=png)
 
 
@@ -65,11 +83,7 @@ async def _notification(sources: Sources, item: OutboxItem) -> Outgoing | None:
     task = plan.task(update.task) if plan is not None and update is not None else None
     if plan is None or task is None or update is None:
         return None
-    follows = await sources.storage.subscriptions.of_chat(item.chat_id)
-    following = any(
-        s.kind is Follow.TASK and s.target == str(task.number) and s.year == update.year
-        for s in follows
-    )
+    following = await sources.follows(item.chat_id, update.year, task.number)
     return notification(
         plan, task, update, now=sources.storage.db.clock(),
         lang=await sources.chat_language(item.chat_id), following=following,
@@ -120,6 +134,90 @@ async def _round_missing(sources: Sources, item: OutboxItem) -> Outgoing | None:
     return Outgoing(shown.text, shown.keyboard)
 
 
+async def _due_changed(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    from bot.render.due import due_changed
+
+    changes = await sources.storage.due.changes(int(n) for n in item.payload.get("changes", []))
+    plan = sources.plans.get(changes[0].year) if changes else None
+    if plan is None or any(plan.task(c.task) is None for c in changes):
+        return None
+    changes.sort(key=lambda c: c.task)
+    numbers = [c.task for c in changes]
+    states = await sources.storage.updates.states(numbers, year=plan.year)
+    following = len(numbers) == 1 and await sources.follows(item.chat_id, plan.year, numbers[0])
+    return due_changed(
+        plan, changes, states, at=await sources.moment(plan, numbers),
+        lang=await sources.chat_language(item.chat_id), following=following,
+    )  # fmt: skip
+
+
+async def _due_reminder(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    from bot.render.due import REMINDER_KINDS, reminder
+
+    kind, dept = item.payload.get("kind"), item.payload.get("dept")
+    plan = sources.plans.get(int(item.payload.get("year", 0)))
+    numbers = [int(n) for n in item.payload.get("tasks", [])]
+    if plan is None or kind not in REMINDER_KINDS or not numbers:
+        return None
+    if (dept is None) != (kind == "office") or (dept and dept not in plan.department_by_code):
+        return None
+    states = await sources.storage.updates.states(numbers, year=plan.year)
+    return reminder(
+        kind, plan, dept, numbers, states, at=await sources.moment(plan, numbers),
+        lang=await sources.chat_language(item.chat_id),
+    )  # fmt: skip
+
+
+async def _close_card(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    from bot.render.closing import close_card
+
+    storage = sources.storage
+    request = await storage.closures.get(int(item.payload.get("request", 0)))
+    plan = sources.plans.get(request.year) if request is not None else None
+    task = plan.task(request.task) if plan is not None and request is not None else None
+    if request is None or plan is None or task is None or request.kind is not Event.REQUEST:
+        return None
+    report = await storage.updates.get(request.update_id) if request.update_id else None
+    return close_card(
+        plan, task, request, report, await storage.closures.answer(request.id),
+        await storage.updates.state(task.number, year=plan.year),
+        at=await sources.moment(plan, [task.number]),
+        lang=await sources.chat_language(item.chat_id),
+    )  # fmt: skip
+
+
+async def _closure(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    from bot.render.closing import closure_notice
+
+    event = await sources.storage.closures.get(int(item.payload.get("event", 0)))
+    plan = sources.plans.get(event.year) if event is not None else None
+    task = plan.task(event.task) if plan is not None and event is not None else None
+    if event is None or plan is None or task is None:
+        return None
+    if event.kind not in (Event.CONFIRM, Event.RETURN):
+        return None
+    return closure_notice(
+        plan, task, event, await sources.storage.updates.state(task.number, year=plan.year),
+        at=await sources.moment(plan, [task.number]),
+        lang=await sources.chat_language(item.chat_id),
+        following=await sources.follows(item.chat_id, plan.year, task.number),
+    )  # fmt: skip
+
+
+async def _edit(sources: Sources, item: OutboxItem) -> Outgoing | None:
+    """What another row sent, drawn again as it stands now, to edit its message into."""
+    original = await sources.storage.outbox.get(int(item.payload.get("of", 0)))
+    if original is None or original.message_id is None or original.chat_id != item.chat_id:
+        return None
+    if original.kind not in LOADERS or original.kind in (OutKind.EDIT, OutKind.CHART):
+        return None
+    drawn = await LOADERS[OutKind(original.kind)](sources, original)
+    if drawn is None or drawn.photo is not None:
+        return None
+    edit = Edit(original.message_id, original.id, original.shown)
+    return replace(drawn, edit=edit, task=None)  # already remembered, if it shows a task
+
+
 LOADERS: dict[OutKind, Callable[[Sources, OutboxItem], Awaitable[Outgoing | None]]] = {
     OutKind.TEXT: _text,
     OutKind.NOTIFICATION: _notification,
@@ -127,6 +225,11 @@ LOADERS: dict[OutKind, Callable[[Sources, OutboxItem], Awaitable[Outgoing | None
     OutKind.ROUND_REQUEST: _round_request,
     OutKind.ROUND_REMINDER: _round_reminder,
     OutKind.ROUND_MISSING: _round_missing,
+    OutKind.DUE_CHANGED: _due_changed,
+    OutKind.DUE_REMINDER: _due_reminder,
+    OutKind.CLOSE_CARD: _close_card,
+    OutKind.CLOSURE: _closure,
+    OutKind.EDIT: _edit,
 }
 """One loader per kind of outbox row (a test checks that every kind has one)."""
 

@@ -33,6 +33,7 @@ HINTS = {
     "WEBHOOK_SECRET": "1–256 characters of A–Z, a–z, 0–9, _ and -",
     "PORT": "a TCP port number between 1 and 65535",
     "ALLOW_EARLIER_PLAN": "true or false",
+    "CLOSE_NEEDS_CONFIRMATION": "true or false",
 }
 
 
@@ -59,6 +60,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     allow_earlier_plan: bool = False
     """Let TASKS_FILE hold an earlier year than the database's current plan (going back)."""
+    close_needs_confirmation: bool = True
+    """A department's done awaits the office's confirmation (销号); off, done closes the task."""
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -7,6 +7,7 @@ kept under string keys, so a rename is a type error rather than a silent miss.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,9 +19,11 @@ from bot.config import Settings
 from bot.delivery import OutboxSender, SenderOptions
 from bot.departments import DepartmentResolver
 from bot.digest import Digester
+from bot.due import moment
 from bot.inbox import InboxHandler, InboxOptions
 from bot.plan import Plan
 from bot.plan_years import PlanYears
+from bot.reminders import Reminders
 from bot.render.tasks import Moment
 from bot.rounds import RoundKeeper
 from storage import Storage
@@ -46,6 +49,8 @@ class BotData:
     digester: Digester | None = None
     round_keeper: RoundKeeper | None = None
     """Owes the open supervision round's reminders (``bot/rounds.py``)."""
+    reminders: Reminders | None = None
+    """Owes the due dates' reminders (``bot/reminders.py``)."""
     clock: Clock | None = None
     """Storage's clock: real time unless a test sets one."""
     sender: OutboxSender | None = None
@@ -99,13 +104,21 @@ class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], Bo
         return _ready(self.bot_data.round_keeper, "round_keeper")
 
     @property
+    def reminders(self) -> Reminders:
+        return _ready(self.bot_data.reminders, "reminders")
+
+    @property
     def commands(self) -> tuple[Command, ...]:
         return self.bot_data.commands
 
-    def moment(self) -> Moment:
-        """Now, by the storage clock, and since when tasks are tracked: for health lights."""
+    async def moment(self, plan: Plan | None = None, tasks: Iterable[int] | None = None) -> Moment:
+        """Now, by the storage clock, since when tasks are tracked and when they fall due (of
+        the current plan unless ``plan``; of ``tasks`` only, if given): for health lights."""
         since = _ready(self.bot_data.tracking_since, "tracking_since")
-        return Moment(self.storage.db.clock(), since)
+        return await moment(
+            self.storage, plan or self.plan, tracking_since=since, zone=self.settings.timezone,
+            tasks=tasks,
+        )  # fmt: skip
 
     def wake_sender(self) -> None:
         """Messages were just owed: let the outbox sender start on them now."""

@@ -72,6 +72,11 @@ def is_gone(exc: TelegramError) -> bool:
     return isinstance(exc, BadRequest) and any(marker in text for marker in GONE_MARKERS)
 
 
+def is_unchanged(exc: TelegramError) -> bool:
+    """Telegram refused an edit to what the message already shows."""
+    return isinstance(exc, BadRequest) and "message is not modified" in exc.message.lower()
+
+
 def private_bot(template: Bot, options: SenderOptions) -> tuple[ExtBot[None], HTTPXRequest]:
     """A bot like ``template`` (token, API server, defaults) with its own pool, no rate limiter."""
     request = HTTPXRequest(
@@ -252,16 +257,39 @@ class OutboxSender:
             )
             await self._storage.outbox.mark_failed(item.id, error="nothing to send")
             return
+        edit = outgoing.edit
+        edited = None if edit is None else edit.row
+        if outgoing.unchanged and edit is not None:
+            # Drawn after what made the edit owed, the message shows this already.
+            await self._storage.outbox.mark_sent(
+                item.id, message_id=edit.message_id, shown=edit.shown
+            )
+            return
         try:
             message = await self._post(item.chat_id, outgoing)
         except TelegramError as exc:
+            if edit is not None and is_unchanged(exc):
+                shown = outgoing.digest()
+                await self._storage.outbox.mark_sent(
+                    item.id, message_id=edit.message_id, shown=shown, edited=edited
+                )
+                return
             await self._refused(item, exc)
             return
-        await self._storage.outbox.mark_sent(item.id, message_id=message.message_id)
+        await self._storage.outbox.mark_sent(
+            item.id, message_id=message.message_id, shown=outgoing.digest(), edited=edited
+        )
         await self._remember(message.chat_id, message.message_id, outgoing)
 
     async def _post(self, chat_id: int, outgoing: Outgoing) -> Message:
-        """One Bot API request: a text, or a photo with the text as its caption."""
+        """One Bot API request: a text, a photo with the text as its caption, or an edit."""
+        if outgoing.edit is not None:
+            edited = await self._bot.edit_message_text(
+                outgoing.text, chat_id=chat_id, message_id=outgoing.edit.message_id,
+                reply_markup=outgoing.keyboard, disable_web_page_preview=True,
+            )  # fmt: skip
+            assert isinstance(edited, Message), "a bot's own message edits into a Message"
+            return edited
         if outgoing.photo is not None:
             return await self._bot.send_photo(
                 chat_id, outgoing.photo, caption=outgoing.text, reply_markup=outgoing.keyboard

@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.due import moment
 from bot.i18n import Language, Markup, pick_language, plain, t
 from bot.plan import Plan
 from bot.render.digest import (
@@ -25,7 +26,6 @@ from bot.render.digest import (
     week_of,
     whole_plan_digest,
 )
-from bot.render.tasks import Moment
 from bot.render.text import split_lines
 from storage import Storage
 from storage.digests import DigestChat, DigestSettings, Message
@@ -134,7 +134,14 @@ class Digester:
             states=await updates.states(tasks),
             changes=await updates.between(start, end, tasks=tasks, limit=limit),
             changes_total=changes_total,
-            at=Moment(now, self.tracking_since),
+            at=await moment(
+                self.storage,
+                self.plan,
+                tracking_since=self.tracking_since,
+                zone=self.zone,
+                tasks=tasks,
+                now=now,
+            ),
             week=week,
             lang=lang,
         )

@@ -1,7 +1,8 @@
 """Every task with its state, as a file the office opens in Excel: ``/export`` and the CLI.
 
-One row per task: where it sits in the plan, who leads and joins, its status and progress, when
-it last moved, and its latest note. CSV is UTF-8 with a BOM and CRLF (what Excel expects);
+One row per task: where it sits in the plan, who leads and joins, its status (done split into
+closed and awaiting the office's confirmation) and progress, when it falls due and how many
+days are left or over, when it was closed, when it last moved, and its latest note. CSV is UTF-8 with a BOM and CRLF (what Excel expects);
 XLSX has a sheet with everything and one per section. Equal data gives equal bytes.
 """
 
@@ -15,7 +16,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
@@ -29,22 +30,29 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from bot.config import Settings
+from bot.due import moment
 from bot.i18n import Language, plain, t
+from bot.lights import SOON, days_left, is_overdue
 from bot.plan import Plan, Task
 from bot.plan_years import stored_years
+from bot.render.tasks import Moment
+from bot.statuses import stage_of
 from storage import Storage
-from storage.updates import NOT_REPORTED, StatusUpdate, TaskState
+from storage.closures import ClosureEvent
+from storage.updates import StatusUpdate, TaskState
 
 Format = Literal["csv", "xlsx"]
 COLUMNS = (
     "number", "section", "subsection", "text", "lead", "participants",
-    "status", "progress", "updated", "note", "author",
+    "status", "progress", "due", "time_left", "closed", "updated", "note", "author",
 )  # fmt: skip
-WIDTHS = (6, 24, 28, 60, 16, 32, 9, 9, 17, 50, 20)
+WIDTHS = (6, 24, 28, 60, 16, 32, 9, 9, 11, 10, 17, 17, 50, 20)
 """Column widths in Excel's units (a CJK character takes about two)."""
 WRAPPED = frozenset({"text", "participants", "note"})
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 XLSX_TIME_FORMAT = "yyyy-mm-dd hh:mm"
+XLSX_DATE_FORMAT = "yyyy-mm-dd"
+Cell = str | int | datetime | date | None
 EPOCH = datetime(2000, 1, 1)
 """The file's timestamp when no task has been reported yet (zip cannot go before 1980)."""
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -71,16 +79,22 @@ class ExportRow:
     participants: str
     status: str
     progress: int | None
+    due: date
+    time_left: str
+    """Days left (within 14 days) or over, as words; empty otherwise and once closed."""
+    closed: datetime | None
+    """When the office confirmed it (or it was closed at once), local time."""
     updated: datetime | None
     """Local time, without a zone: Excel has no time zones."""
     note: str
     author: str
 
-    def cells(self) -> tuple[str | int | datetime | None, ...]:
+    def cells(self) -> tuple[Cell, ...]:
         """The values in column order, typed, for the spreadsheet."""
         return (
             self.number, self.section, self.subsection, self.text, self.lead,
-            self.participants, self.status, self.progress, self.updated, self.note, self.author,
+            self.participants, self.status, self.progress, self.due, self.time_left,
+            self.closed, self.updated, self.note, self.author,
         )  # fmt: skip
 
     def texts(self) -> list[str]:
@@ -88,12 +102,14 @@ class ExportRow:
         return [as_text(value) for value in self.cells()]
 
 
-def as_text(value: str | int | datetime | None) -> str:
-    """A cell as CSV shows it: nothing for no value, minutes for a time."""
+def as_text(value: Cell) -> str:
+    """A cell as CSV shows it: nothing for no value, minutes for a time, a date as ISO."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.strftime(TIME_FORMAT)
+    if isinstance(value, date):
+        return value.isoformat()
     return str(value)
 
 
@@ -144,18 +160,33 @@ def local_minute(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
 
 
+def time_left(state: TaskState | None, due: date, today: date, lang: Language) -> str:
+    """'还剩 5 天', '今天到期', '逾期 3 天': as the card says it, without the date."""
+    left = days_left(due, today)
+    if state is not None and state.closed:
+        return ""
+    if is_overdue(state, due, today):
+        return plain(t(lang, "export.over", n=-left))
+    if left == 0:
+        return plain(t(lang, "export.today"))
+    return plain(t(lang, "export.left", n=left)) if left <= SOON else ""
+
+
 def row(
     plan: Plan,
     task: Task,
     state: TaskState | None,
     note: StatusUpdate | None,
     lang: Language,
-    zone: ZoneInfo,
+    at: Moment,
+    closing: ClosureEvent | None = None,
 ) -> ExportRow:
-    """One task's line of the export."""
+    """One task's line of the export; ``closing``: the event that closed it, if it is closed."""
     section = plan.section(task.section)
     subsection = "" if task.subsection is None else section.subsections[task.subsection - 1].title
-    status = state.status if state else NOT_REPORTED
+    zone = at.zone
+    due = at.due.of(task.number)
+    closed_at = closing.created_at if closing is not None and state and state.closed else None
     return ExportRow(
         number=task.number,
         section=section_name(plan, task.section),
@@ -163,8 +194,11 @@ def row(
         text=task.text,
         lead=plan.department(task.lead).display(lang),
         participants=participants(plan, task, lang),
-        status=plain(t(lang, f"status.{status.value}")),
+        status=plain(t(lang, f"stage.{stage_of(state).value}")),
         progress=state.progress if state else None,
+        due=due,
+        time_left=time_left(state, due, at.today, lang),
+        closed=None if closed_at is None else local_minute(closed_at, zone),
         updated=local_minute(state.updated_at, zone) if state else None,
         note=(note.note or "") if note else "",
         author=author(plan, note, lang) if note else "",
@@ -178,9 +212,14 @@ async def rows(
     zone = zone or ZoneInfo("Asia/Shanghai")
     states = await storage.updates.states(year=plan.year)
     notes = await storage.updates.latest_notes(year=plan.year)
+    since = await storage.db.tracking_since()
+    at = await moment(storage, plan, tracking_since=since, zone=zone)
+    closings = await storage.closures.of_states(
+        s.closure_event for s in states.values() if s.closed and s.closure_event is not None
+    )
     return [
-        row(plan, task, states.get(task.number), notes.get(task.number), lang, zone)
-        for task in plan.tasks
+        row(plan, x, states.get(x.number), notes.get(x.number), lang, at, closings.get(x.number))
+        for x in plan.tasks
     ]
 
 
@@ -229,15 +268,17 @@ def fill_sheet(ws: Worksheet, table: Sequence[ExportRow], header: Sequence[str])
             cell.alignment = wrap if name in WRAPPED else top
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never a formula, whatever the text starts with
-            elif name == "updated":
+            elif name in ("updated", "closed"):
                 cell.number_format = XLSX_TIME_FORMAT
+            elif name == "due":
+                cell.number_format = XLSX_DATE_FORMAT
     for i, width in enumerate(WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(table) + 1}"
 
 
-def clean_cell(value: str | int | datetime | None) -> str | int | datetime | None:
+def clean_cell(value: Cell) -> Cell:
     """Control characters a phone may send are illegal in XLSX: drop them."""
     return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from bot.statuses import parse_status
+from bot.statuses import fold, parse_status
 from storage.updates import Status
 
 # Invisible characters a phone keyboard or a copy-paste leaves in text.
@@ -135,31 +135,35 @@ def parse_year(word: str) -> int | None:
     return int(folded)
 
 
-_DATE = re.compile(r"^(?:([0-9]{4})[-/.])?([0-9]{1,2})[-/.]([0-9]{1,2})$")
-"""``YYYY-MM-DD`` or ``MM-DD`` (after :func:`fold_digits` and full-width separators)."""
+_DATE_FULL = re.compile(r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})日?$")
+_DATE_SHORT = re.compile(r"^([0-9]{1,2})[-/.月]([0-9]{1,2})日?$")
+"""``YYYY-MM-DD`` or ``MM-DD`` (also with / . or 年月日), after :func:`fold_digits` and
+full-width separators."""
 _DATE_SEPARATORS = str.maketrans("－／．", "-/.")
+ALL_WORDS = frozenset({"all", "*", "全部", "所有", "全部任务"})
 
 
-def parse_date(word: str, today: date) -> date:
-    """``2026-07-15`` (or ``2026/7/15``), or ``07-15`` for the next 15 July on or after
-    ``today``; full-width digits too. Anything else, or a day that does not exist, is refused."""
+def parse_date(word: str, today: date, *, within_year: bool = False) -> date:
+    """``2026-07-15`` (``2026/7/15``, ``2026年7月15日``, full-width digits too), or ``07-15``: the
+    next 15 July on or after ``today`` (a round's due date), or with ``within_year`` the 15 July
+    of ``today``'s year (a task's, which may be past). Anything else, or a day that does not
+    exist, is refused."""
     folded = fold_digits(token(word)).translate(_DATE_SEPARATORS)
-    match = _DATE.match(folded)
-    if match is None:
+    if match := _DATE_FULL.match(folded):
+        years = [int(match.group(1))]
+        month, day = int(match.group(2)), int(match.group(3))
+    elif match := _DATE_SHORT.match(folded):
+        month, day = int(match.group(1)), int(match.group(2))
+        # 29 February comes round within eight years
+        years = [today.year] if within_year else [today.year + ahead for ahead in range(9)]
+    else:
         raise ArgumentError("error.date", given=word[:20])
-    year, month, day = (int(part) if part else None for part in match.groups())
-    assert month is not None and day is not None
-    if year is not None:
+    for year in years:
         try:
-            return date(year, month, day)
-        except ValueError:
-            raise ArgumentError("error.date", given=word[:20]) from None
-    for ahead in range(9):  # 29 February comes round within eight years
-        try:
-            found = date(today.year + ahead, month, day)
+            found = date(year, month, day)
         except ValueError:
             continue
-        if found >= today:
+        if (within_year or match.re is _DATE_FULL or found >= today) and 2000 <= year <= 2100:
             return found
     raise ArgumentError("error.date", given=word[:20])
 
@@ -189,3 +193,36 @@ def parse_submit(text: str, task_count: int, *, document: bool = False) -> tuple
     if not statement and not document:
         raise ArgumentError("usage.submit")
     return task, statement
+
+
+@dataclass(frozen=True)
+class DueArgs:
+    task: int | None
+    """``None``: every task of the plan."""
+    due: date
+
+
+def parse_due(text: str, task_count: int, this_year: int) -> DueArgs:
+    """``<n|all> <YYYY-MM-DD|MM-DD>``."""
+    words = clean(text).split()
+    if len(words) != 2:
+        raise ArgumentError("usage.due")
+    which, when = words
+    task = None if fold(which) in ALL_WORDS else parse_task_number(which, task_count)
+    return DueArgs(task, parse_date(when, date(this_year, 1, 1), within_year=True))
+
+
+def parse_task_only(text: str, task_count: int, usage: str) -> int:
+    """Exactly one task number (``/confirm 12``)."""
+    words = clean(text).split()
+    if len(words) != 1:
+        raise ArgumentError(usage)
+    return parse_task_number(words[0], task_count)
+
+
+def parse_return(text: str, task_count: int) -> tuple[int, str]:
+    """``<n> <reason>``: the reason is required, as long as a note may be."""
+    first, rest = split_first(text)
+    if not first or not clean(rest):
+        raise ArgumentError("usage.return")
+    return parse_task_number(first, task_count), parse_note(rest)

@@ -39,6 +39,11 @@ class Action(StrEnum):
     first of the task's departments the actor is in."""
     VIEW_ROUND = "view_round"
     """A round's list: a department's (``dept``), or the office's summary (``WHOLE_PLAN``)."""
+    SET_DUE = "set_due"
+    """Set when tasks fall due (/due)."""
+    CLOSE_TASK = "close_task"
+    """Close a task (销号) or return it: /confirm, /return, the office card's buttons; whoever
+    may, closes a task at once by reporting it done."""
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,15 @@ def decide(
     dept: str | None = None,
     chat: Chat | None = None,
     manager_invite: bool = False,
+    closed: bool = False,
 ) -> Decision:
-    """Whether ``actor`` may do ``action`` here; every check of the bot goes through this."""
+    """Whether ``actor`` may do ``action`` here; every check of the bot goes through this.
+    ``closed``: the task the status change is for is closed (已销号)."""
     if action is Action.CHANGE_STATUS:
         assert task is not None
         if actor.member_of(task.lead):
+            if closed and not actor.is_admin:  # the office closed it: only the office reopens it
+                return refuse("refused.closed")
             return allow(task.lead)
         if actor.is_admin:
             return allow(None)
@@ -229,5 +238,8 @@ def decide(
         if chat.is_group:
             return allow(dept) if chat.binding == dept else refuse("refused.round_group", dept)
         return allow(dept) if actor.member_of(dept) else refuse("refused.round_dept", dept)
+
+    if action in (Action.SET_DUE, Action.CLOSE_TASK):
+        return allow() if actor.is_admin else refuse("refused.admin_only")
 
     raise AssertionError(f"unhandled action {action}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 from bot.commands import Audience, Command, Where
 from handlers import (
     access,
+    closing,
     digest,
+    due,
     export,
     membership,
     rounds,
@@ -48,4 +50,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("export", export.export_command, AD),
     Command("round", rounds.round_command, M),
     Command("submit", statements.submit_command, M),
+    Command("due", due.due_command, AD),
+    Command("confirm", closing.confirm_command, AD),
+    Command("return", closing.return_command, AD),
 )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+from enum import StrEnum
 
-from storage.updates import Status
+from storage.updates import Status, TaskState
 
 ICONS = {
     Status.NOT_STARTED: "⚪",
@@ -12,6 +13,41 @@ ICONS = {
     Status.DONE: "✅",
     Status.BLOCKED: "⛔",
 }
+
+
+class Stage(StrEnum):
+    """Where a task stands as lists and counts show it: a status, with done split in two
+    (awaiting the office's confirmation, 待销号, or closed)."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    AWAITING = "awaiting"
+    CLOSED = "closed"
+    BLOCKED = "blocked"
+
+
+STAGE_ICONS = {
+    Stage.NOT_STARTED: ICONS[Status.NOT_STARTED],
+    Stage.IN_PROGRESS: ICONS[Status.IN_PROGRESS],
+    Stage.AWAITING: "⏳",
+    Stage.CLOSED: ICONS[Status.DONE],
+    Stage.BLOCKED: ICONS[Status.BLOCKED],
+}
+_STAGE_OF_STATUS = {
+    Status.NOT_STARTED: Stage.NOT_STARTED,
+    Status.IN_PROGRESS: Stage.IN_PROGRESS,
+    Status.BLOCKED: Stage.BLOCKED,
+}
+
+
+def stage_of(state: TaskState | None) -> Stage:
+    """A task nobody reported on is not started; a done one awaits the office or is closed."""
+    if state is None:
+        return Stage.NOT_STARTED
+    if state.status is Status.DONE:
+        return Stage.AWAITING if state.awaiting else Stage.CLOSED
+    return _STAGE_OF_STATUS[state.status]
+
 
 # What people type for each status, after folding (case, width, spaces, '-' and '_').
 _WORDS = {

@@ -28,10 +28,16 @@ async def card(
     plan = context.plan if year is None else context.plans.get(year)
     task = plan.task(number) if plan is not None else None
     assert plan is not None and task is not None, "the caller checked the number and year"
-    updates = context.storage.updates
-    state = await updates.state(number, year=plan.year)
-    history = await updates.history(number, limit=5, year=plan.year)
-    text = task_card(plan, task, state, history, at=context.moment(), lang=who.lang)
+    storage = context.storage
+    state = await storage.updates.state(number, year=plan.year)
+    history = await storage.updates.history(number, limit=5, year=plan.year)
+    closing = None
+    if state is not None and state.closed and state.closure_event is not None:
+        closing = await storage.closures.get(state.closure_event)
+    text = task_card(
+        plan, task, state, history, at=await context.moment(plan, [number]), lang=who.lang,
+        due_change=await storage.due.last_change(number, year=plan.year), closing=closing,
+    )  # fmt: skip
     if plan is not context.plan:
         return Markup(text + "\n\n" + t(who.lang, "plan.archived_card", year=plan.year)), None
     following = await follows_task(context, who.chat.chat_id, number)

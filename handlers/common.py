@@ -122,11 +122,13 @@ async def check(
     task: Task | None = None,
     dept: str | None = None,
     manager_invite: bool = False,
+    closed: bool = False,
 ) -> Decision:
     """Ask :func:`bot.permissions.decide`; on a refusal, tell the person why and return it."""
     decision = decide(
-        who.actor, action, task=task, dept=dept, chat=who.chat, manager_invite=manager_invite
-    )
+        who.actor, action, task=task, dept=dept, chat=who.chat, manager_invite=manager_invite,
+        closed=closed,
+    )  # fmt: skip
     if not decision.allowed:
         await reply(update, refusal(decision, who.lang, context))
     return decision
@@ -138,10 +140,16 @@ def refusal(decision: Decision, lang: Language, context: BotContext) -> Markup:
 
 
 async def check_tap(
-    query: CallbackQuery, who: Caller, context: BotContext, action: Action, *, task: Task
+    query: CallbackQuery,
+    who: Caller,
+    context: BotContext,
+    action: Action,
+    *,
+    task: Task,
+    closed: bool = False,
 ) -> Decision:
     """:func:`check` for buttons: a refusal is the tap's toast, shown as an alert."""
-    decision = decide(who.actor, action, task=task, chat=who.chat)
+    decision = decide(who.actor, action, task=task, chat=who.chat, closed=closed)
     if not decision.allowed:
         await query.answer(plain(refusal(decision, who.lang, context)), show_alert=True)
     return decision

@@ -22,7 +22,7 @@ from bot.render.tasks import (
     list_page,
     overview,
     page_keyboard,
-    status_counts,
+    stage_counts,
 )
 from bot.render.text import split_lines
 from bot.statuses import fold
@@ -74,7 +74,7 @@ async def plan_command(update: Update, context: BotContext) -> None:
         plan = context.plans.get(year)
         assert plan is not None
         states = await context.storage.updates.states(year=year)
-        counts = counts_text(status_counts(plan.tasks, states))
+        counts = counts_text(stage_counts(plan.tasks, states))
         key = "plan.current" if plan is context.plan else "plan.earlier"
         lines.append(
             t(who.lang, key, year=year, title=plan.title, count=len(plan.tasks), counts=counts)
@@ -156,11 +156,8 @@ async def build_list(
         led = {d.code for d in plan.departments}
     total, total_led = len(items), sum(1 for item in items if item.task.lead in led)
     if filter_ != "-":
-        items = [
-            i
-            for i in items
-            if _keep(i.task, states.get(i.task.number), filter_, led, context.moment())
-        ]
+        at = await context.moment()
+        items = [i for i in items if _keep(i.task, states.get(i.task.number), filter_, led, at)]
     if scope == WHOLE_PLAN:
         title = t(lang, "list.title_all", count=total)
     elif scope == MINE:
@@ -210,8 +207,9 @@ async def send_list(
     states: dict[int, TaskState],
     page: int = 1,
 ) -> None:
+    at = await context.moment(tasks=[i.task.number for i in page_of(task_list.items, page)])
     rendered = list_page(
-        task_list.title, task_list.items, states, page=page, at=context.moment(),
+        task_list.title, task_list.items, states, page=page, at=at,
         lang=lang, empty=t(lang, "list.empty"),
     )  # fmt: skip
     keyboard = page_keyboard(kind, task_list.query, rendered, lang)
@@ -266,8 +264,9 @@ async def page_tap(update: Update, context: BotContext) -> None:
     else:
         task_list, states = await search(context, tap.query, who.lang)
     await query.answer()
+    at = await context.moment(tasks=[i.task.number for i in page_of(task_list.items, tap.page)])
     rendered = list_page(
-        task_list.title, task_list.items, states, page=tap.page, at=context.moment(),
+        task_list.title, task_list.items, states, page=tap.page, at=at,
         lang=who.lang, empty=t(who.lang, "list.empty"),
     )  # fmt: skip
     keyboard = page_keyboard(tap.kind, task_list.query, rendered, who.lang)
@@ -278,7 +277,8 @@ async def depts_command(update: Update, context: BotContext) -> None:
     """/depts: every department with the tasks it leads and joins."""
     who = await caller(update, context)
     states = await context.storage.updates.states()
-    for text in split_lines(departments_table(context.plan, states, who.lang)):
+    at = await context.moment()
+    for text in split_lines(departments_table(context.plan, states, who.lang, at)):
         await reply(update, text)
 
 
@@ -286,13 +286,14 @@ async def overview_command(update: Update, context: BotContext) -> None:
     """/overview: progress of the whole plan by section and by department, and its chart."""
     who = await caller(update, context)
     states = await context.storage.updates.states()
-    for text in split_lines(overview(context.plan, states, who.lang)):
+    at = await context.moment()
+    for text in split_lines(overview(context.plan, states, who.lang, at)):
         await reply(update, text)
     # Imported when first drawn: matplotlib is a large part of the bot's memory otherwise.
     from bot.render.chart import caption, progress_chart
 
     # Drawing takes a few hundred milliseconds of CPU: off the event loop.
-    png = await asyncio.to_thread(progress_chart, context.plan, states, who.lang)
+    png = await asyncio.to_thread(progress_chart, context.plan, states, who.lang, at)
     assert update.effective_message is not None
     await update.effective_message.reply_photo(
         png, caption=esc(caption(context.plan, states, who.lang)), do_quote=who.chat.is_group

@@ -12,11 +12,12 @@ from bot import callbacks
 from bot.context import BotContext
 from bot.i18n import Markup, plain, t
 from bot.parsing import parse_note, parse_note_args, parse_update
-from bot.permissions import Action
+from bot.permissions import Action, decide
 from bot.plan import Task
 from bot.render.tasks import status_label
-from bot.statuses import ICONS
+from bot.statuses import ICONS, STAGE_ICONS, Stage
 from handlers.cards import archived, refresh_card, send_card, task_of_message
+from handlers.closing import answer_reason
 from handlers.common import (
     Caller,
     caller,
@@ -29,21 +30,42 @@ from handlers.common import (
     reply,
 )
 from handlers.errors import private_text
-from storage.updates import Recorded, Status, StatusUpdate
+from storage.closures import Closure, DoneRule
+from storage.updates import Recorded, Status
 
 
-def _confirmation(who: Caller, recorded: StatusUpdate) -> Markup:
-    if recorded.kind == "note":
-        return t(who.lang, "update.noted", number=recorded.task)
-    progress = f" {recorded.progress}%" if recorded.progress is not None else ""
+def _confirmation(who: Caller, recorded: Recorded) -> Markup:
+    update = recorded.update
+    if update.kind == "note":
+        return t(who.lang, "update.noted", number=update.task)
+    progress = f" {update.progress}%" if update.progress is not None else ""
+    if update.status is Status.DONE and recorded.closure is Closure.AWAITING:
+        return t(
+            who.lang, "update.awaiting", number=update.task, icon=STAGE_ICONS[Stage.AWAITING],
+            progress=progress,
+        )  # fmt: skip
     return t(
         who.lang,
         "update.recorded",
-        number=recorded.task,
-        icon=ICONS[recorded.status],
-        label=status_label(recorded.status, who.lang),
+        number=update.task,
+        icon=ICONS[update.status],
+        label=status_label(update.status, who.lang),
         progress=progress,
     )
+
+
+def done_rule(context: BotContext, who: Caller) -> DoneRule:
+    """What this person's done does: closes the task at once (the office's own, or when the
+    office need not confirm), or asks the office, whose chats get its card."""
+    closes = decide(who.actor, Action.CLOSE_TASK, chat=who.chat).allowed
+    admins = tuple(sorted(context.settings.bot_admins))
+    return DoneRule(closes or not context.settings.close_needs_confirmation, admins)
+
+
+async def is_closed(context: BotContext, task: Task) -> bool:
+    """Whether the office closed the task (only the office changes its status then)."""
+    state = await context.storage.updates.state(task.number)
+    return state is not None and state.closed
 
 
 async def _record(
@@ -60,7 +82,7 @@ async def _record(
     recorded = await context.storage.updates.record(
         task.number, author_id=who.user_id, dept=acting_for, chat_id=who.chat.chat_id,
         status=status, progress=progress, note=note, departments=task.departments,
-        source_update=who.update_id,
+        source_update=who.update_id, done=done_rule(context, who),
     )  # fmt: skip
     if recorded.notifications:
         context.wake_sender()
@@ -76,14 +98,15 @@ async def update_command(update: Update, context: BotContext) -> None:
         return
     task = context.plan.task(args.task)
     assert task is not None
-    decision = await check(update, who, context, Action.CHANGE_STATUS, task=task)
+    closed = await is_closed(context, task)
+    decision = await check(update, who, context, Action.CHANGE_STATUS, task=task, closed=closed)
     if not decision.allowed:
         return
     recorded = await _record(
         context, who, task, decision.acting_for,
         status=args.status, progress=args.progress, note=args.note,
     )  # fmt: skip
-    await send_card(update, context, who, task.number, _confirmation(who, recorded.update))
+    await send_card(update, context, who, task.number, _confirmation(who, recorded))
 
 
 async def note_command(update: Update, context: BotContext) -> None:
@@ -100,7 +123,7 @@ async def note_command(update: Update, context: BotContext) -> None:
     if not decision.allowed:
         return
     recorded = await _record(context, who, task, decision.acting_for, note=note)
-    await send_card(update, context, who, number, _confirmation(who, recorded.update))
+    await send_card(update, context, who, number, _confirmation(who, recorded))
 
 
 async def status_tap(update: Update, context: BotContext) -> None:
@@ -113,7 +136,8 @@ async def status_tap(update: Update, context: BotContext) -> None:
     assert task is not None
     if await archived(context, query, who, tap.message):
         return
-    decision = await check_tap(query, who, context, Action.CHANGE_STATUS, task=task)
+    closed = await is_closed(context, task)
+    decision = await check_tap(query, who, context, Action.CHANGE_STATUS, task=task, closed=closed)
     if not decision.allowed:
         return
     state = await context.storage.updates.state(task.number)
@@ -125,7 +149,7 @@ async def status_tap(update: Update, context: BotContext) -> None:
     recorded = await _record(
         context, who, task, decision.acting_for, status=wanted, progress=progress
     )
-    await query.answer(plain(_confirmation(who, recorded.update)))
+    await query.answer(plain(_confirmation(who, recorded)))
     await refresh_card(context, who, tap.message, task.number)
 
 
@@ -160,6 +184,8 @@ async def reply_to_task(update: Update, context: BotContext) -> None:
     replied = message.reply_to_message
     shown = None
     if replied.from_user is not None and replied.from_user.id == context.bot.id:
+        if await answer_reason(update, context, replied.message_id):
+            return  # the reason a task is returned, not a note
         shown = await task_of_message(context, message.chat_id, replied.message_id)
     if shown is None:
         if message.chat.type == "private":
@@ -181,4 +207,4 @@ async def reply_to_task(update: Update, context: BotContext) -> None:
     if not decision.allowed:
         return
     recorded = await _record(context, who, task, decision.acting_for, note=note)
-    await reply(update, _confirmation(who, recorded.update))
+    await reply(update, _confirmation(who, recorded))

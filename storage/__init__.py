@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.closing import Closing
+from storage.closures import Closures
 from storage.db import Clock, Database, utcnow
 from storage.digests import DigestQueue, Digests
+from storage.due import Due
 from storage.inbox import Inbox
 from storage.message_tasks import MessageTasks
 from storage.outbox import Outbox
@@ -36,6 +39,9 @@ class Storage:
         self.inbox = Inbox(self.db)
         self.plans = Plans(self.db)
         self.rounds = Rounds(self.db)
+        self.due = Due(self.db)
+        self.closures = Closures(self.db)
+        self.closing = Closing(self.db)
 
     async def open(self, *, plan_year: int | None = None) -> None:
         """Open the database and bring its schema up to date (or leave it closed).

@@ -469,6 +469,97 @@ MIGRATIONS += (
         BEGIN SELECT RAISE(ABORT, 'round reminders are kept'); END;
         """,
     ),
+    Migration(
+        10,
+        "due_dates_and_closing",
+        """
+        -- When a task falls due: every change the office made (who, when, from which date), and
+        -- the date in force. A task without a row is due at the end of its plan's year.
+        CREATE TABLE due_changes (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            due         TEXT NOT NULL CHECK (due GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]'),
+            previous    TEXT NOT NULL,
+            set_by      INTEGER NOT NULL REFERENCES users (user_id),
+            chat_id     INTEGER,
+            set_at      TEXT NOT NULL,
+            source_update INTEGER
+        );
+        CREATE INDEX due_changes_by_task ON due_changes (plan_year, task, id);
+        CREATE UNIQUE INDEX due_changes_by_source ON due_changes (source_update, plan_year, task)
+            WHERE source_update IS NOT NULL;
+        CREATE TRIGGER due_changes_no_update BEFORE UPDATE ON due_changes
+        BEGIN SELECT RAISE(ABORT, 'due date history is append-only'); END;
+        CREATE TRIGGER due_changes_no_delete BEFORE DELETE ON due_changes
+        BEGIN SELECT RAISE(ABORT, 'due date history is append-only'); END;
+        CREATE TABLE due_dates (
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            due         TEXT NOT NULL,
+            change_id   INTEGER NOT NULL REFERENCES due_changes (id),
+            PRIMARY KEY (plan_year, task)
+        ) WITHOUT ROWID;
+
+        -- One row per task, due date and kind of reminder: the proof that it is owed no more
+        -- (announced = 0: decided not to announce, e.g. found more than 7 days overdue).
+        CREATE TABLE due_reminders (
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            due         TEXT NOT NULL,
+            kind        TEXT NOT NULL CHECK (kind IN ('day14', 'day1', 'overdue')),
+            announced   INTEGER NOT NULL CHECK (announced IN (0, 1)),
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (plan_year, task, due, kind)
+        ) WITHOUT ROWID;
+
+        -- Closing a task (销号): what happened, append-only. A department's done is a request,
+        -- which the office confirms or returns (with a reason); an admin's own done, or any done
+        -- when the office need not confirm, closes at once.
+        CREATE TABLE closures (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            kind        TEXT NOT NULL CHECK (kind IN
+                        ('request', 'close', 'confirm', 'return', 'withdraw', 'reopen')),
+            request_id  INTEGER REFERENCES closures (id),   -- the request it answers
+            update_id   INTEGER REFERENCES status_updates (id), -- the status update it came with
+            reason      TEXT,
+            by_user     INTEGER NOT NULL REFERENCES users (user_id),
+            chat_id     INTEGER,
+            created_at  TEXT NOT NULL,
+            source_update INTEGER
+        );
+        CREATE INDEX closures_by_task ON closures (plan_year, task, id);
+        CREATE UNIQUE INDEX closures_by_source ON closures (source_update)
+            WHERE source_update IS NOT NULL;
+        CREATE TRIGGER closures_no_update BEFORE UPDATE ON closures
+        BEGIN SELECT RAISE(ABORT, 'closing history is append-only'); END;
+        CREATE TRIGGER closures_no_delete BEFORE DELETE ON closures
+        BEGIN SELECT RAISE(ABORT, 'closing history is append-only'); END;
+
+        -- Where a task stands in closing, beside its status: NULL, awaiting the office, closed;
+        -- and the event that put it there. A task done before closing existed was closed.
+        ALTER TABLE task_state ADD COLUMN closure TEXT CHECK (closure IN ('awaiting', 'closed'));
+        ALTER TABLE task_state ADD COLUMN closure_event INTEGER REFERENCES closures (id);
+        UPDATE task_state SET closure = 'closed' WHERE status = 'done';
+
+        -- What a sent message shows (a digest of its text and buttons), as sent or last edited:
+        -- an edit that would show the same is not asked of Telegram, which refuses it.
+        ALTER TABLE outbox ADD COLUMN shown TEXT;
+
+        -- The forced replies that ask an admin why a task is returned: a reply to one is that
+        -- reason, not a note.
+        CREATE TABLE reason_prompts (
+            chat_id     INTEGER NOT NULL,
+            message_id  INTEGER NOT NULL,
+            request_id  INTEGER NOT NULL REFERENCES closures (id),
+            asked_by    INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (chat_id, message_id)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

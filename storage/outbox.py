@@ -35,6 +35,18 @@ class OutKind(StrEnum):
     "before"|"due"}`` (nothing is sent if it owes nothing any more)."""
     ROUND_MISSING = "round_missing"
     """The office's list of what is missing after the due date: ``{"round": id, ...}``."""
+    DUE_CHANGED = "due_changed"
+    """Due dates the office changed, to a chat following the tasks: ``{"changes": [id, …]}``."""
+    DUE_REMINDER = "due_reminder"
+    """Tasks falling due or gone overdue, to a department or the office:
+    ``{"kind": "day14"|"day1"|"overdue"|"office", "year": y, "dept": code|null, "tasks": [n, …]}``."""
+    CLOSE_CARD = "close_card"
+    """A task reported done, for the office to confirm or return: ``{"request": closure id}``;
+    drawn as it stands when sent (its buttons gone once someone has acted)."""
+    CLOSURE = "closure"
+    """A task confirmed closed or returned, to its department and followers: ``{"event": id}``."""
+    EDIT = "edit"
+    """The message another row sent, edited to what that row would show now: ``{"of": row id}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +58,19 @@ class OutboxItem:
     update_id: int | None
     attempts: int
     not_before: datetime
+    message_id: int | None = None
+    """The message Telegram made of it, once sent."""
+    shown: str | None = None
+    """A digest of what that message shows now (as sent, or as last edited)."""
 
 
-SELECT_ITEM = "SELECT id, chat_id, kind, payload, update_id, attempts, not_before FROM outbox"
+SELECT_ITEM = (
+    "SELECT id, chat_id, kind, payload, update_id, attempts, not_before, message_id, shown"
+    " FROM outbox"
+)
 NEXT_PER_CHAT = """
-SELECT o.id, o.chat_id, o.kind, o.payload, o.update_id, o.attempts, o.not_before
+SELECT o.id, o.chat_id, o.kind, o.payload, o.update_id, o.attempts, o.not_before, o.message_id,
+       o.shown
 FROM outbox AS o JOIN chats AS c ON c.chat_id = o.chat_id AND c.active = 1
 WHERE o.state = 'pending' AND o.not_before <= :now
   AND NOT EXISTS (
@@ -72,6 +92,8 @@ def _item(row: sqlite3.Row) -> OutboxItem:
         update_id=row["update_id"],
         attempts=row["attempts"],
         not_before=from_db(row["not_before"]),
+        message_id=row["message_id"],
+        shown=row["shown"],
     )
 
 
@@ -149,6 +171,22 @@ def owe_notifications(
     return cursor.rowcount
 
 
+def owe_edits(conn: sqlite3.Connection, key_prefix: str, reason: str, *, now: str) -> int:
+    """Owe an edit of every message already sent (or being sent) from a row whose dedup key
+    starts with ``key_prefix``, to show what it shows now; once per row and ``reason``. A row
+    not sent yet needs none: it is drawn as things stand when it goes. Returns how many."""
+    rows = conn.execute(
+        "SELECT id, chat_id FROM outbox WHERE dedup_key >= ? AND dedup_key < ?"
+        " AND state IN ('sent', 'sending') ORDER BY id",
+        (key_prefix, key_prefix + "\U0010ffff"),
+    ).fetchall()
+    owed = 0
+    for row_id, chat_id in rows:
+        key = f"edit:{row_id}:{reason}"
+        owed += owe(conn, chat_id, OutKind.EDIT, {"of": row_id}, now=now, dedup_key=key) is not None
+    return owed
+
+
 def give_up_chat(conn: sqlite3.Connection, chat_id: int, reason: str) -> int:
     """Fail everything still owed to a chat that can no longer be written to; how many."""
     cursor = conn.execute(
@@ -198,12 +236,27 @@ class Outbox:
         )
         return changed > 0
 
-    async def mark_sent(self, item_id: int, *, message_id: int | None) -> None:
-        await self._db.execute(
-            "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?, last_error = NULL"
-            " WHERE id = ?",
-            (message_id, self._db.now(), item_id),
-        )
+    async def mark_sent(
+        self,
+        item_id: int,
+        *,
+        message_id: int | None,
+        shown: str | None = None,
+        edited: int | None = None,
+    ) -> None:
+        """Sent as ``message_id``, showing ``shown``; ``edited``: the row whose message this
+        one edited, which shows that now."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE outbox SET state = 'sent', message_id = ?, shown = ?, sent_at = ?,"
+                " last_error = NULL WHERE id = ?",
+                (message_id, shown, self._db.now(), item_id),
+            )
+            if edited is not None:
+                conn.execute("UPDATE outbox SET shown = ? WHERE id = ?", (shown, edited))
+
+        await self._db.write(work)
 
     async def retry_later(self, item_id: int, *, not_before: datetime, error: str) -> None:
         await self._db.execute(

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from storage import outbox
+from storage import closures, outbox, recipients
+from storage.closures import CLOSES_AT_ONCE, Closure, DoneRule, Event
 from storage.db import Database, from_db, read_one, to_db
 
 
@@ -43,6 +44,8 @@ class Recorded:
     update: StatusUpdate
     notifications: int
     """How many chats are now owed a notification of it."""
+    closure: Closure | None = None
+    """Where the task stands in closing afterwards (awaiting the office, closed, or not done)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,18 @@ class TaskState:
     last_update_id: int
     updated_at: datetime
     status_changed_at: datetime | None
+    closure: Closure | None = None
+    """Done and awaiting the office's confirmation, or closed; ``None`` while not done."""
+    closure_event: int | None = None
+    """The closing event that put it there (``storage/closures.py``)."""
+
+    @property
+    def awaiting(self) -> bool:
+        return self.closure is Closure.AWAITING
+
+    @property
+    def closed(self) -> bool:
+        return self.closure is Closure.CLOSED
 
 
 NOT_REPORTED = Status.NOT_STARTED
@@ -65,7 +80,9 @@ SELECT u.id, u.task, u.kind, u.old_status, u.status, u.progress, u.note, u.autho
 FROM status_updates AS u JOIN users AS us ON us.user_id = u.author_id
 """
 SELECT_STATE = """
-SELECT task, status, progress, last_update_id, updated_at, status_changed_at FROM task_state
+SELECT task, status, progress, last_update_id, updated_at, status_changed_at, closure,
+       closure_event
+FROM task_state
 """
 INSERT_UPDATE = """
 INSERT INTO status_updates
@@ -148,7 +165,7 @@ def _made_between(
 
 def _state(row: sqlite3.Row) -> TaskState:
     # By position, in the order of SELECT_STATE, for the same reason: lists read thousands.
-    task, status, progress, last_update_id, updated_at, changed = row
+    task, status, progress, last_update_id, updated_at, changed, closure, closure_event = row
     return TaskState(
         task=task,
         status=STATUS_OF[status],
@@ -156,6 +173,153 @@ def _state(row: sqlite3.Row) -> TaskState:
         last_update_id=last_update_id,
         updated_at=from_db(updated_at),
         status_changed_at=None if changed is None else from_db(changed),
+        closure=None if closure is None else CLOSURES[closure],
+        closure_event=closure_event,
+    )
+
+
+CLOSURES = {closure.value: closure for closure in Closure}
+
+
+def record_in(
+    conn: sqlite3.Connection,
+    now: str,
+    year: int,
+    task: int,
+    *,
+    author_id: int,
+    dept: str | None,
+    chat_id: int | None,
+    status: Status | None = None,
+    progress: int | None = None,
+    note: str | None = None,
+    departments: Sequence[str] = (),
+    source_update: int | None = None,
+    done: DoneRule = CLOSES_AT_ONCE,
+    notify: bool = True,
+    closing: bool = True,
+) -> Recorded:
+    """:meth:`Updates.record` inside the caller's transaction. ``notify=False`` owes no
+    notification (the caller tells the chats itself); ``closing=False`` leaves where the task
+    stands in closing to the caller (a return does that)."""
+    if status is None and progress is None and not note:
+        raise ValueError("an update needs a status, a progress or a note")
+    if progress is not None and not 0 <= progress <= 100:
+        raise ValueError("progress is a percentage from 0 to 100")
+    kind = "note" if status is None and progress is None else "status"
+    if source_update is not None:
+        before = read_one(conn, f"{SELECT_UPDATES} WHERE u.source_update = ?", (source_update,))
+        if before is not None:
+            again = read_state(conn, year, task)
+            return Recorded(_update(before), 0, again.closure if again else None)
+    row = read_one(
+        conn,
+        "SELECT status, progress, closure, closure_event FROM task_state"
+        " WHERE plan_year = ? AND task = ?",
+        (year, task),
+    )
+    old, old_progress = (STATUS_OF[row[0]], row[1]) if row else (NOT_REPORTED, None)
+    new = status or old
+    params = {
+        "year": year,
+        "task": task,
+        "kind": kind,
+        "old_status": old.value,
+        "status": new.value,
+        "progress": progress,
+        "note": note,
+        "author_id": author_id,
+        "dept": dept,
+        "chat_id": chat_id,
+        "now": now,
+        "source": source_update,
+    }
+    update_id = conn.execute(INSERT_UPDATE, params).lastrowid
+    assert update_id is not None
+    conn.execute(
+        UPSERT_STATE,
+        {
+            "year": year,
+            "task": task,
+            "status": new.value,
+            "progress": carried_progress(old, old_progress, new, progress),
+            "id": update_id,
+            "now": now,
+            "changed": new != old,
+        },
+    )
+    if closing:
+        closure = None if row is None or row[2] is None else CLOSURES[row[2]]
+        _close_or_reopen(
+            conn, now, year, task, new=new, closure=closure, closure_event=row[3] if row else None,
+            update_id=update_id, by=author_id, chat_id=chat_id, done=done,
+            source_update=source_update,
+        )  # fmt: skip
+    owed = 0
+    if notify:
+        owed = outbox.owe_notifications(
+            conn, year=year, task=task, update_id=update_id, departments=list(departments),
+            origin=chat_id, now=now,
+        )  # fmt: skip
+    recorded = read_one(conn, f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
+    after = read_state(conn, year, task)
+    assert recorded is not None and after is not None
+    return Recorded(_update(recorded), owed, after.closure)
+
+
+def _close_or_reopen(
+    conn: sqlite3.Connection,
+    now: str,
+    year: int,
+    task: int,
+    *,
+    new: Status,
+    closure: Closure | None,
+    closure_event: int | None,
+    update_id: int,
+    by: int,
+    chat_id: int | None,
+    done: DoneRule,
+    source_update: int | None,
+) -> None:
+    """Where the task stands in closing after a status update: a first done closes it or asks
+    the office (whose chats are owed a card); leaving done withdraws the request or reopens."""
+
+    def add(kind: Event, request_id: int | None = None) -> int:
+        return closures.add(
+            conn, year=year, task=task, kind=kind, by=by, now=now, chat_id=chat_id,
+            request_id=request_id, update_id=update_id, source_update=source_update,
+        )  # fmt: skip
+
+    if new is Status.DONE and closure is None:
+        if done.closes:
+            set_closure(conn, year, task, Closure.CLOSED, add(Event.CLOSE))
+            return
+        request = add(Event.REQUEST)
+        set_closure(conn, year, task, Closure.AWAITING, request)
+        closures.owe_cards(conn, request, recipients.office_chats(conn, done.office), now)
+    elif new is not Status.DONE and closure is Closure.AWAITING:
+        withdrawn = add(Event.WITHDRAW, closure_event)
+        set_closure(conn, year, task, None, withdrawn)
+        if closure_event is not None:
+            closures.owe_card_edits(conn, closure_event, withdrawn, now)
+    elif new is not Status.DONE and closure is Closure.CLOSED:
+        set_closure(conn, year, task, None, add(Event.REOPEN))
+
+
+def read_state(conn: sqlite3.Connection, year: int, task: int) -> TaskState | None:
+    """A task's state, read inside a write."""
+    row = read_one(conn, f"{SELECT_STATE} WHERE plan_year = ? AND task = ?", (year, task))
+    return None if row is None else _state(row)
+
+
+def set_closure(
+    conn: sqlite3.Connection, year: int, task: int, closure: Closure | None, event_id: int
+) -> None:
+    """Where the task stands in closing, and the event that put it there."""
+    conn.execute(
+        "UPDATE task_state SET closure = ?, closure_event = ? WHERE plan_year = ? AND task = ?",
+        (None if closure is None else closure.value, event_id, year, task),
     )
 
 
@@ -175,6 +339,7 @@ class Updates:
         note: str | None = None,
         departments: Sequence[str] = (),
         source_update: int | None = None,
+        done: DoneRule = CLOSES_AT_ONCE,
     ) -> Recorded:
         """Append to the history, move the task's state and owe a notification to every chat
         following the task or one of its ``departments``: one committed transaction.
@@ -183,64 +348,16 @@ class Updates:
         author's right to make it. When this returns, the update and its notifications are on
         disk, so a crash cannot lose either. ``source_update`` is the Telegram update it comes
         from: handling that update again returns what it recorded then, and records nothing.
+        ``done`` says what a change to done does: close the task, or ask the office.
         """
-        if status is None and progress is None and not note:
-            raise ValueError("an update needs a status, a progress or a note")
-        if progress is not None and not 0 <= progress <= 100:
-            raise ValueError("progress is a percentage from 0 to 100")
-        kind = "note" if status is None and progress is None else "status"
         year = self._db.current_year()  # only the current plan's tasks change
 
         def work(conn: sqlite3.Connection) -> Recorded:
-            if source_update is not None:
-                before = read_one(
-                    conn, f"{SELECT_UPDATES} WHERE u.source_update = ?", (source_update,)
-                )
-                if before is not None:
-                    return Recorded(_update(before), 0)
-            now = self._db.now()  # on the writer's thread: ids and times grow together
-            row = read_one(
-                conn,
-                "SELECT status, progress FROM task_state WHERE plan_year = ? AND task = ?",
-                (year, task),
-            )
-            old, old_progress = (STATUS_OF[row[0]], row[1]) if row else (NOT_REPORTED, None)
-            new = status or old
-            params = {
-                "year": year,
-                "task": task,
-                "kind": kind,
-                "old_status": old.value,
-                "status": new.value,
-                "progress": progress,
-                "note": note,
-                "author_id": author_id,
-                "dept": dept,
-                "chat_id": chat_id,
-                "now": now,
-                "source": source_update,
-            }
-            update_id = conn.execute(INSERT_UPDATE, params).lastrowid
-            assert update_id is not None
-            conn.execute(
-                UPSERT_STATE,
-                {
-                    "year": year,
-                    "task": task,
-                    "status": new.value,
-                    "progress": carried_progress(old, old_progress, new, progress),
-                    "id": update_id,
-                    "now": now,
-                    "changed": new != old,
-                },
-            )
-            owed = outbox.owe_notifications(
-                conn, year=year, task=task, update_id=update_id, departments=list(departments),
-                origin=chat_id, now=now,
+            return record_in(
+                conn, self._db.now(), year, task, author_id=author_id, dept=dept,
+                chat_id=chat_id, status=status, progress=progress, note=note,
+                departments=departments, source_update=source_update, done=done,
             )  # fmt: skip
-            recorded = read_one(conn, f"{SELECT_UPDATES} WHERE u.id = ?", (update_id,))
-            assert recorded is not None
-            return Recorded(_update(recorded), owed)
 
         return await self._db.write(work)
 
@@ -318,6 +435,16 @@ class Updates:
             params += wanted
         rows = await self._db.fetchall(sql, params)
         return {row["task"]: _state(row) for row in rows}
+
+    async def last_reports(self, *, year: int | None = None) -> dict[str, datetime]:
+        """Each department's latest status update or note about ``year``'s plan (a scorecard's
+        "last report")."""
+        rows = await self._db.fetchall(
+            "SELECT dept, max(created_at) FROM status_updates"
+            " WHERE plan_year = ? AND dept IS NOT NULL GROUP BY dept",
+            (self._year(year),),
+        )
+        return {row[0]: from_db(row[1]) for row in rows}
 
     async def latest_notes(self, *, year: int | None = None) -> dict[int, StatusUpdate]:
         """Each task's newest update that carries a note, with its author: for exports, in one

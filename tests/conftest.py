@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.plan import Department, Plan, load_departments, load_plan
 
 if TYPE_CHECKING:
+    from bot.render.tasks import Moment
     from storage import Storage
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 PLAN_YEAR = 2024
 """The year of the committed plan (data/tasks.json): test databases are of that plan."""
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def moment_at(
+    now: datetime, *, since: datetime | None = None, due: dict[int, date] | None = None
+) -> Moment:
+    """A moment to render at: tracked since ``since`` (``now``), the plan's tasks due at its
+    year end but for ``due``, days counted in Shanghai."""
+    from bot.lights import DueDates, year_end
+    from bot.render.tasks import Moment
+
+    return Moment(now, since or now, SHANGHAI, DueDates(year_end(PLAN_YEAR), due or {}))
 
 
 class FakeClock:

@@ -97,15 +97,19 @@ async def running_bot(
     clock: Clock | None = None,
     privacy_mode: bool = False,
     fake: FakeTelegram | None = None,
+    settings: dict[str, object] | None = None,
 ) -> AsyncIterator[Harness]:
     """The bot on a database in ``tmp_path``; given a running ``fake``, on that Telegram (which
-    outlives it: a second run is the same bot restarted, its chats and update ids going on)."""
+    outlives it: a second run is the same bot restarted, its chats and update ids going on).
+    ``settings``: more settings, as ``settings_for`` takes them."""
     own = fake is None
     if fake is None:
         fake = FakeTelegram(bot_username=BOT_USERNAME, privacy_mode=privacy_mode)
         await fake.start()
     try:
-        async with bot_on(fake, tmp_path, admins=admins, clock=clock) as harness:
+        async with bot_on(
+            fake, tmp_path, admins=admins, clock=clock, **(settings or {})
+        ) as harness:
             yield harness
     finally:
         if own:

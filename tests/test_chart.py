@@ -25,10 +25,13 @@ from bot.i18n import LANGUAGES, Language
 from bot.plan import Plan
 from bot.render import chart
 from bot.render.text import CAPTION_LIMIT, units
+from bot.statuses import Stage
 from storage.updates import Status, TaskState
+from tests.conftest import moment_at
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WHEN = datetime(2024, 9, 2, tzinfo=UTC)
+AT = moment_at(WHEN)
 
 
 def spread(plan: Plan, seed: int = 2024) -> dict[int, TaskState]:
@@ -56,7 +59,7 @@ def states(plan: Plan) -> dict[int, TaskState]:
 
 @pytest.fixture(scope="module")
 def png(plan: Plan, states: dict[int, TaskState]) -> bytes:
-    return chart.progress_chart(plan, states, "zh")
+    return chart.progress_chart(plan, states, "zh", AT)
 
 
 @pytest.fixture
@@ -98,33 +101,33 @@ def test_matplotlib_reads_it_back(png: bytes) -> None:
 
 
 def test_equal_input_equal_bytes(plan: Plan, states: dict[int, TaskState], png: bytes) -> None:
-    assert chart.progress_chart(plan, dict(states), "zh") == png
+    assert chart.progress_chart(plan, dict(states), "zh", AT) == png
 
 
 def test_a_status_change_changes_the_image(
     plan: Plan, states: dict[int, TaskState], png: bytes
 ) -> None:
     number = next(n for n, s in states.items() if s.status is not Status.DONE)
-    changed = chart.progress_chart(plan, with_status(states, number, Status.DONE), "zh")
+    changed = chart.progress_chart(plan, with_status(states, number, Status.DONE), "zh", AT)
     assert changed != png
 
 
 def test_languages_differ(plan: Plan, states: dict[int, TaskState], png: bytes) -> None:
-    assert chart.progress_chart(plan, states, "en") != png
+    assert chart.progress_chart(plan, states, "en", AT) != png
 
 
 def test_threads_render_the_same_bytes(
     plan: Plan, states: dict[int, TaskState], png: bytes
 ) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(lambda _: chart.progress_chart(plan, states, "zh"), range(3)))
+        results = list(pool.map(lambda _: chart.progress_chart(plan, states, "zh", AT), range(3)))
     assert results == [png] * 3
 
 
 def test_no_states_is_all_not_started(plan: Plan) -> None:
     bars = chart.section_bars(plan, {}, chart.Style("zh", chart.chart_font()))
-    assert sum(bar.counts[Status.NOT_STARTED] for bar in bars) == len(plan.tasks)
-    assert chart.progress_chart(plan, {}, "zh").startswith(PNG_SIGNATURE)
+    assert sum(bar.counts[Stage.NOT_STARTED] for bar in bars) == len(plan.tasks)
+    assert chart.progress_chart(plan, {}, "zh", AT).startswith(PNG_SIGNATURE)
 
 
 # --- what the bars say -----------------------------------------------------------------------
@@ -140,7 +143,7 @@ def test_sections_in_plan_order_counting_every_task(
     assert all(len(bar.label) <= chart.SECTION_LABEL_CHARS for bar in bars)
     assert sum(bar.total for bar in bars) == len(plan.tasks)
     done = sum(1 for s in states.values() if s.status is Status.DONE)
-    assert sum(bar.counts[Status.DONE] for bar in bars) == done
+    assert sum(bar.counts[Stage.CLOSED] for bar in bars) == done
 
 
 def test_departments_by_tasks_led(plan: Plan, states: dict[int, TaskState]) -> None:
@@ -170,7 +173,7 @@ def chinese_texts(plan: Plan, font: chart.ChartFont) -> list[str]:
     """Every text the zh chart draws with the CJK font."""
     style = chart.Style("zh", font)
     bars = chart.section_bars(plan, {}, style) + chart.department_bars(plan, {}, style)
-    words = list(chart.WORDS["zh"].values()) + [style.status(s) for s in Status]
+    words = list(chart.WORDS["zh"].values()) + [style.stage(s) for s in Stage]
     return [bar.label for bar in bars] + words + [plan.title]
 
 
@@ -224,7 +227,7 @@ def test_the_chart_draws_without_missing_glyphs(
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font(s)"
         for lang in LANGUAGES:
-            chart.progress_chart(plan, states, lang, title="知识产权强国建设 · 周报")
+            chart.progress_chart(plan, states, lang, AT, title="知识产权强国建设 · 周报")
 
 
 # --- without a CJK font ----------------------------------------------------------------------
@@ -249,8 +252,8 @@ def test_without_cjk_font_codes_and_one_warning(
     caplog.set_level(logging.WARNING, logger="bot.render.chart")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        first = chart.progress_chart(plan, states, "zh", title="知识产权周报")
-        second = chart.progress_chart(plan, states, "zh")
+        first = chart.progress_chart(plan, states, "zh", AT, title="知识产权周报")
+        second = chart.progress_chart(plan, states, "zh", AT)
     assert chart.chart_font() is None
     assert first.startswith(PNG_SIGNATURE) and first == second  # the Chinese title was dropped
     records = [r for r in caplog.records if r.name == "bot.render.chart"]
@@ -261,7 +264,7 @@ def test_without_cjk_font_codes_and_one_warning(
     codes = [b.label for b in chart.department_bars(plan, states, style)]
     assert set(codes) == {task.lead for task in plan.tasks}
     assert style.word("by_section") == "By section"
-    assert style.status(Status.DONE) == "done"
+    assert style.stage(Stage.CLOSED) == "done"
 
 
 @pytest.mark.usefixtures("no_cjk")
@@ -283,3 +286,12 @@ def test_caption_fits_telegram(plan: Plan, states: dict[int, TaskState], lang: L
     label = "已完成" if lang == "zh" else "done"
     assert f"{label} {done}" in text
     assert "<" not in text and "&" not in text  # plain text, no markup
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_legend_stays_inside_the_image(plan: Plan, states: dict[int, TaskState], lang) -> None:
+    """Five stages share the legend's line: the last one is not cut at the right edge."""
+    image = pixels(chart.progress_chart(plan, states, lang, AT))
+    legend = image[int(chart.LEGEND_IN * chart.DPI) : int(chart.HEADER_IN * chart.DPI)]
+    margin = legend[:, -int(chart.MARGIN_IN * chart.DPI * 0.8) :]
+    assert (margin == 255).all(), "something drawn in the right margin of the legend"

@@ -132,7 +132,7 @@ async def test_each_follower_gets_one_notification_and_the_origin_none(bot: Harn
     (answer,) = await bot.say(ming, group, "已报送", reply_to=group_note)
     assert answer.text == "已为任务 1 添加说明。"
     toast = await bot.fake.callback_answer(await bot.fake.tap(ming, group_note, text="✅ 已完成"))
-    assert toast.text == "已记录：任务 1 → ✅ 已完成 100%"
+    assert toast.text == "已记录：任务 1 → ⏳ 已完成 100%，等待联席会议办公室销号"
 
 
 async def test_replies_reach_the_bot_in_a_group_under_privacy_mode(tmp_path: Path) -> None:

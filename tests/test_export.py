@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 from zipfile import ZipFile
@@ -204,7 +204,7 @@ async def test_xlsx_has_every_task_and_a_sheet_per_section(
     for ws in wb.worksheets:
         assert isinstance(ws, Worksheet)
         assert ws["A1"].font.bold and ws.freeze_panes == "A2"
-        assert ws.auto_filter.ref == f"A1:K{ws.max_row}"
+        assert ws.auto_filter.ref == f"A1:N{ws.max_row}"
         assert ws.column_dimensions["D"].width > ws.column_dimensions["A"].width
         assert ws.cell(2, COL["note"] + 1).alignment.wrap_text
     everything = wb["全部"]
@@ -212,17 +212,24 @@ async def test_xlsx_has_every_task_and_a_sheet_per_section(
     values = sheet_rows(everything)
     assert values[0] == headers("zh") and len(values) == 111
     first = values[1]
+    late = f"逾期 {(clock.now.astimezone(SHANGHAI).date() - date(PLAN_YEAR, 12, 31)).days} 天"
     assert first[: COL["text"]] == [1, "一、完善知识产权制度", table[0].subsection]
     assert first[COL["status"] :] == [
-        "进行中", 60, datetime.fromisoformat(local(states[1].updated_at)),
-        TRICKY, "Ming（国家知识产权局）",
+        "进行中", 60, datetime(2024, 12, 31), late, None,
+        datetime.fromisoformat(local(states[1].updated_at)), TRICKY, "Ming（国家知识产权局）",
     ]  # fmt: skip
+    assert everything.cell(2, COL["due"] + 1).number_format == "yyyy-mm-dd"
     formula = everything.cell(10, COL["note"] + 1)
     assert formula.value == FORMULA and formula.data_type == "s"
-    assert values[2][COL["progress"] :] == [None, None, None, None]
+    assert values[2][COL["progress"] :] == [
+        None, datetime(2024, 12, 31), late, None, None, None, None
+    ]  # fmt: skip
     task110 = wb[sections[-1]]
     assert isinstance(task110, Worksheet)
-    assert sheet_rows(task110)[-1][0] == 110 and sheet_rows(task110)[-1][COL["status"]] == "已完成"
+    last = sheet_rows(task110)[-1]
+    assert last[0] == 110 and last[COL["status"]] == "已完成"
+    assert last[COL["time_left"]] is None, "a closed task is not late"
+    assert last[COL["closed"]] == datetime.fromisoformat(local(states[110].updated_at))
 
 
 async def test_xlsx_bytes_depend_only_on_the_data(
@@ -244,9 +251,12 @@ async def test_xlsx_bytes_depend_only_on_the_data(
 
 
 def test_control_characters_do_not_break_the_workbook(plan: Plan) -> None:
-    row = ExportRow(1, "s", "", "t", "l", "", "受阻", None, None, "bell\x07 and tab\tok", "a")
+    row = ExportRow(
+        1, "s", "", "t", "l", "", "受阻", None, date(2024, 12, 31), "", None, None,
+        "bell\x07 and tab\tok", "a",
+    )  # fmt: skip
     wb = load_workbook(io.BytesIO(to_xlsx([row], headers("zh"), plan)))
-    assert wb["全部"]["J2"].value == "bell and tab\tok"
+    assert wb["全部"].cell(2, COL["note"] + 1).value == "bell and tab\tok"
 
 
 @pytest.mark.parametrize(
@@ -304,8 +314,8 @@ async def test_an_admin_gets_csv_and_xlsx_that_agree(bot: Harness) -> None:
     ws = load_workbook(io.BytesIO(sent_xlsx.document))["全部"]
     assert isinstance(ws, Worksheet)
     as_text = [
-        ["" if v is None else f"{v:%Y-%m-%d %H:%M}" if isinstance(v, datetime) else str(v)
-         for v in line]
+        ["" if v is None else (f"{v:%Y-%m-%d}" if i == COL["due"] else f"{v:%Y-%m-%d %H:%M}")
+         if isinstance(v, datetime) else str(v) for i, v in enumerate(line)]
         for line in sheet_rows(ws)
     ]  # fmt: skip
     assert as_text == parsed

@@ -88,7 +88,7 @@ CASES = [
     ("member", "dm", "/update 1 进行中 ⑤%", "“⑤%”不是进度数字"),
     ("member", "dm", "/update ² done", "“²”不是任务编号"),
     ("member", "dm", "/note ① 说明", "“①”不是任务编号"),
-    ("member", "dm", "/update 1 DONE", "已记录：任务 1 → ✅ 已完成 100%"),
+    ("member", "dm", "/update 1 DONE", "已记录：任务 1 → ⏳ 已完成 100%，等待联席会议办公室销号"),
     ("member", "dm", "/update 1 推进中 60 % 正在推进", "已记录：任务 1 → 🔵 进行中 60%"),
     ("member", "dm", "/update 1 卡住 <b>bold</b> & co", "“<b>bold</b> & co”"),
     ("member", "dm", "/update 1 blocked 🚧 等待审批 👨‍👩‍👧", "“🚧 等待审批 👨‍👩‍👧”"),

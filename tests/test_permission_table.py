@@ -86,14 +86,17 @@ def ask(action: Action, **kwargs: object) -> Callable[[Plan, str, Chat], list[De
     return lambda plan, role, where: [decide(actor(role), action, chat=where, **kwargs)]  # type: ignore[arg-type]
 
 
-def on_tasks(action: Action) -> Callable[[Plan, str, Chat], list[Decision]]:
-    """D leads the task, and (for notes) D takes part in it; the other department is not named."""
+def on_tasks(
+    action: Action, *, closed: bool = False
+) -> Callable[[Plan, str, Chat], list[Decision]]:
+    """D leads the task, and (for notes) D takes part in it; the other department is not named.
+    ``closed``: the office has closed the task."""
 
     def calls(plan: Plan, role: str, where: Chat) -> list[Decision]:
         tasks = [task_where(plan, lambda task: task.lead == D)]
         if action is Action.ADD_NOTE:
             tasks.append(task_where(plan, lambda task: D in task.participants))
-        return [decide(actor(role), action, task=task, chat=where) for task in tasks]
+        return [decide(actor(role), action, task=task, chat=where, closed=closed) for task in tasks]
 
     return calls
 
@@ -146,6 +149,11 @@ SCENARIOS: dict[str, Scenario] = {
     "see the office's round summary": Scenario(
         Action.VIEW_ROUND, ask(Action.VIEW_ROUND, dept=WHOLE_PLAN)
     ),
+    "change a closed task's status": Scenario(
+        Action.CHANGE_STATUS, on_tasks(Action.CHANGE_STATUS, closed=True)
+    ),
+    "set due dates": Scenario(Action.SET_DUE, ask(Action.SET_DUE)),
+    "close tasks": Scenario(Action.CLOSE_TASK, ask(Action.CLOSE_TASK)),
 }
 
 TABLE = readme_table()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.faketelegram import parse_html, utf16_len
-from bot.render.tasks import ListItem, Moment, departments_table, list_page, overview, task_card
+from bot.render.tasks import ListItem, departments_table, list_page, overview, task_card
 from bot.render.text import split_lines
 from storage.updates import Status, StatusUpdate, TaskState
+from tests.conftest import moment_at
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ def test_the_longest_card_fits(plan) -> None:
     state = TaskState(task.number, Status.BLOCKED, 99, 5, NOW, NOW)
     for lang in ("zh", "en"):
         card = task_card(
-            plan, task, state, [worst_update(i) for i in range(5)], at=Moment(NOW, NOW), lang=lang
+            plan, task, state, [worst_update(i) for i in range(5)], at=moment_at(NOW), lang=lang
         )
         parse_html(card)
         assert visible_length(card) <= 4096
@@ -39,18 +40,21 @@ def test_the_longest_card_fits(plan) -> None:
 
 def test_list_pages_fit_and_number_correctly(plan) -> None:
     items = [ListItem(task) for task in plan.tasks]
-    page = list_page("<b>All</b>", items, {}, page=8, at=Moment(NOW, NOW), lang="en", empty="none")
+    page = list_page("<b>All</b>", items, {}, page=8, at=moment_at(NOW), lang="en", empty="none")
     assert (page.number, page.pages) == (8, 8)
     assert "Page 8/8" in page.text
     assert visible_length(page.text) <= 4096
-    clamped = list_page("t", items, {}, page=99, at=Moment(NOW, NOW), lang="zh", empty="无")
+    clamped = list_page("t", items, {}, page=99, at=moment_at(NOW), lang="zh", empty="无")
     assert clamped.number == 8
 
 
 def test_tables_split_into_messages_that_fit(plan) -> None:
     states = {t.number: TaskState(t.number, Status.DONE, 100, 1, NOW, NOW) for t in plan.tasks}
     for lang in ("zh", "en"):
-        for lines in (departments_table(plan, states, lang), overview(plan, states, lang)):
+        for lines in (
+            departments_table(plan, states, lang, moment_at(NOW)),
+            overview(plan, states, lang, moment_at(NOW)),
+        ):
             for message in split_lines(lines):
                 parse_html(message)
                 assert visible_length(message) <= 4096

@@ -132,6 +132,7 @@ def test_a_person_reads_one_fact_per_line(tmp_path: Path, database: Path) -> Non
     for pattern in patterns:
         assert any(re.fullmatch(pattern, line) for line in lines), f"{pattern}\n{done.stdout}"
     assert "round reminders: 0" in lines  # the table is there, and holds none yet
+    assert "due reminders: 0" in lines, "none sent yet"
     assert digest_of(database) == before, "status changed the database"
 
 
@@ -152,7 +153,10 @@ def test_json_for_machines(tmp_path: Path, database: Path) -> None:
     assert 3 * 3600 <= report["outbox"]["oldest_waiting"]["seconds_ago"] < 4 * 3600
     assert report["inbox"]["states"] == {"pending": 1, "done": 1, "failed": 1}
     assert report["last_digest"]["chat_id"] == GROUP and report["last_digest"]["state"] == "sent"
-    assert report["reminders"] == [{"table": "round_reminders", "rows": 0, "latest": None}]
+    assert report["reminders"] == [
+        {"table": "round_reminders", "rows": 0, "latest": None},
+        {"table": "due_reminders", "rows": 0, "latest": None},
+    ]
 
 
 def test_reminder_runs_show_when_the_schema_has_them(tmp_path: Path, database: Path) -> None:
@@ -172,7 +176,7 @@ def test_reminder_runs_show_when_the_schema_has_them(tmp_path: Path, database: P
     assert any(
         re.fullmatch(rf"round reminders: 2, the latest {LOCAL_TIME} {AGO}", x) for x in lines
     )
-    assert not any(line.startswith("due reminders") for line in lines)
+    assert "due reminders: 0" in lines
 
 
 def test_an_older_schema_is_read_as_it_is_and_left_so(tmp_path: Path) -> None:

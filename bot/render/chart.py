@@ -30,28 +30,32 @@ from PIL import Image
 
 from bot.i18n import Language, plain, t
 from bot.plan import Department, Plan, Section, Task
+from bot.render.tasks import Moment, time_counts
 from bot.render.text import CAPTION_LIMIT, shorten, units
-from bot.statuses import ICONS
-from storage.updates import NOT_REPORTED, Status, TaskState
+from bot.statuses import STAGE_ICONS, Stage, stage_of
+from storage.updates import TaskState
 
 log = logging.getLogger(__name__)
 
-ORDER = (Status.DONE, Status.IN_PROGRESS, Status.BLOCKED, Status.NOT_STARTED)
-"""Stacking order, left to right: what is finished first, what has not begun last."""
+ORDER = (Stage.CLOSED, Stage.AWAITING, Stage.IN_PROGRESS, Stage.BLOCKED, Stage.NOT_STARTED)
+"""Stacking order, left to right: what is closed first, then what awaits the office's
+confirmation, what has not begun last."""
 
 COLOURS = {
-    Status.DONE: "#009E73",  # Okabe–Ito bluish green
-    Status.IN_PROGRESS: "#56B4E9",  # Okabe–Ito sky blue
-    Status.BLOCKED: "#D55E00",  # Okabe–Ito vermillion
-    Status.NOT_STARTED: "#DDDDDD",  # neutral grey: nothing to see yet
+    Stage.CLOSED: "#009E73",  # Okabe–Ito bluish green
+    Stage.AWAITING: "#F0E442",  # Okabe–Ito yellow: done, waiting on the office
+    Stage.IN_PROGRESS: "#56B4E9",  # Okabe–Ito sky blue
+    Stage.BLOCKED: "#D55E00",  # Okabe–Ito vermillion
+    Stage.NOT_STARTED: "#DDDDDD",  # neutral grey: nothing to see yet
 }
 """Okabe–Ito colours: told apart under every common colour-vision deficiency, and by lightness."""
 
 INK = {
-    Status.DONE: "white",
-    Status.IN_PROGRESS: "black",
-    Status.BLOCKED: "white",
-    Status.NOT_STARTED: "#444444",
+    Stage.CLOSED: "white",
+    Stage.AWAITING: "black",
+    Stage.IN_PROGRESS: "black",
+    Stage.BLOCKED: "white",
+    Stage.NOT_STARTED: "#444444",
 }
 """Count labels inside a segment, in whichever of black or white reads on its colour."""
 
@@ -105,13 +109,17 @@ WORDS: dict[Language, dict[str, str]] = {
         "by_section": "按部分",
         "by_department": "按牵头部门",
         "axis": "任务数",
-        "summary": "共 {total} 项任务，已完成 {done} 项（{pct}%）",
+        "summary": "共 {total} 项任务，已完成 {done} 项（{pct}%），待销号 {awaiting} 项",
+        "time": "逾期 {overdue} 项 · 14 天内到期 {soon} 项",
+        "awaiting": "待销号",
     },
     "en": {
         "by_section": "By section",
         "by_department": "By lead department",
         "axis": "Tasks",
-        "summary": "{total} tasks, {done} done ({pct}%)",
+        "summary": "{total} tasks, {done} done ({pct}%), {awaiting} awaiting confirmation",
+        "time": "{overdue} overdue · {soon} due within 14 days",
+        "awaiting": "to confirm",
     },
 }
 """The chart's own words; kept here because they exist only in the image."""
@@ -264,9 +272,12 @@ class Style:
         """One of the chart's own words, in the language it can be drawn in."""
         return WORDS[self.lang][key].format(**fields)
 
-    def status(self, status: Status) -> str:
-        """A status as the catalogue names it, without markup."""
-        return plain(t(self.lang, f"status.{status.value}"))
+    def stage(self, stage: Stage) -> str:
+        """A stage as the catalogue names it, without markup (awaiting confirmation in fewer
+        words: five entries share the legend's one line)."""
+        if stage is Stage.AWAITING:
+            return self.word("awaiting")
+        return plain(t(self.lang, f"stage.{stage.value}"))
 
     def section(self, section: Section) -> str:
         """``一、完善知识产权制度`` (shortened if long), or ``Section 1`` without a CJK font."""
@@ -304,7 +315,7 @@ class Bar:
     """One bar: its label and how many of its tasks are in each status."""
 
     label: str
-    counts: Counter[Status]
+    counts: Counter[Stage]
 
     @property
     def total(self) -> int:
@@ -312,10 +323,10 @@ class Bar:
         return sum(self.counts.values())
 
 
-def _counts(tasks: Sequence[Task], states: Mapping[int, TaskState]) -> Counter[Status]:
-    """Tasks per status; a task nobody reported on is not started."""
-    found = Counter(states[t.number].status if t.number in states else NOT_REPORTED for t in tasks)
-    return Counter({status: found[status] for status in ORDER})
+def _counts(tasks: Sequence[Task], states: Mapping[int, TaskState]) -> Counter[Stage]:
+    """Tasks per stage; a task nobody reported on is not started."""
+    found = Counter(stage_of(states.get(t.number)) for t in tasks)
+    return Counter({stage: found[stage] for stage in ORDER})
 
 
 def section_bars(plan: Plan, states: Mapping[int, TaskState], style: Style) -> list[Bar]:
@@ -390,9 +401,9 @@ class Layout:
         return 1 - inches / self.height
 
 
-def _segments(bars: Sequence[Bar]) -> dict[Status, list[tuple[int, int, int]]]:
-    """Each status's non-empty pieces of the bars, as (row, start, width) in task counts."""
-    pieces: dict[Status, list[tuple[int, int, int]]] = {status: [] for status in ORDER}
+def _segments(bars: Sequence[Bar]) -> dict[Stage, list[tuple[int, int, int]]]:
+    """Each stage's non-empty pieces of the bars, as (row, start, width) in task counts."""
+    pieces: dict[Stage, list[tuple[int, int, int]]] = {status: [] for status in ORDER}
     for row, bar in enumerate(bars):
         start = 0
         for status in ORDER:
@@ -455,16 +466,25 @@ def _draw_panel(ax: Axes, bars: Sequence[Bar], heading: str, style: Style) -> No
     ax.set_title(heading, loc="left", fontproperties=style.props(HEADING_PT, bold=True), pad=10)
 
 
-def _header(fig: Figure, layout: Layout, title: str, total: Counter[Status], style: Style) -> None:
-    """The title, a one-line summary and the legend (with totals) above both panels."""
+def _header(
+    fig: Figure, layout: Layout, title: str, total: Counter[Stage], timing: str, style: Style
+) -> None:
+    """The title, a one-line summary (with what is overdue) and the legend (with totals)
+    above both panels."""
     x = MARGIN_IN / WIDTH_IN
     fig.text(x, layout.y(TOP_IN), title, va="top", fontproperties=style.props(TITLE_PT, bold=True))
-    done = total[Status.DONE]
+    done = total[Stage.CLOSED]
     count = sum(total.values())
-    summary = style.word("summary", total=count, done=done, pct=round(100 * done / max(count, 1)))
-    fig.text(x, layout.y(SUMMARY_IN), summary, va="top", fontproperties=style.props(LABEL_PT))
+    summary = style.word(
+        "summary", total=count, done=done, pct=round(100 * done / max(count, 1)),
+        awaiting=total[Stage.AWAITING],
+    )  # fmt: skip
+    fig.text(
+        x, layout.y(SUMMARY_IN), f"{summary} · {timing}", va="top",
+        fontproperties=style.props(LABEL_PT),
+    )  # fmt: skip
     fig.legend(
-        handles=[Patch(color=COLOURS[s], label=f"{style.status(s)} {total[s]}") for s in ORDER],
+        handles=[Patch(color=COLOURS[s], label=f"{style.stage(s)} {total[s]}") for s in ORDER],
         loc="upper left",
         bbox_to_anchor=(x, layout.y(LEGEND_IN)),
         ncols=len(ORDER),
@@ -485,9 +505,15 @@ def _title(plan: Plan, title: str | None, style: Style) -> str:
 
 
 def progress_chart(
-    plan: Plan, states: Mapping[int, TaskState], lang: Language, *, title: str | None = None
+    plan: Plan,
+    states: Mapping[int, TaskState],
+    lang: Language,
+    at: Moment,
+    *,
+    title: str | None = None,
 ) -> bytes:
-    """The whole plan's progress as a PNG: a panel by section and one by lead department.
+    """The whole plan's progress as a PNG: a panel by section and one by lead department, and
+    how many tasks are overdue or due soon by the health lights' rules (``at``).
 
     Safe to call from any thread (a fresh figure each time, no pyplot); about 0.3 s.
     ``title`` replaces the plan's title at the top (it is dropped if the font cannot draw it).
@@ -505,7 +531,9 @@ def progress_chart(
     _draw_panel(top, sections, style.word("by_section"), style)
     _draw_panel(bottom, departments, style.word("by_department"), style)
     bottom.set_xlabel(style.word("axis"), fontproperties=style.props(COUNT_PT))
-    _header(fig, layout, _title(plan, title, style), _counts(plan.tasks, states), style)
+    timing = time_counts(plan.tasks, states, at)
+    when = style.word("time", overdue=timing.overdue, soon=timing.soon)
+    _header(fig, layout, _title(plan, title, style), _counts(plan.tasks, states), when, style)
     return _png(canvas)
 
 
@@ -529,7 +557,7 @@ def caption(plan: Plan, states: Mapping[int, TaskState], lang: Language) -> str:
     """Plain text under the chart photo: the plan's title and its totals per status."""
     total = _counts(plan.tasks, states)
     counts = " · ".join(
-        f"{ICONS[s]} {plain(t(lang, f'status.{s.value}'))} {total[s]}" for s in ORDER
+        f"{STAGE_ICONS[s]} {plain(t(lang, f'stage.{s.value}'))} {total[s]}" for s in ORDER
     )
     total_line = plain(t(lang, "overview.total", count=len(plan.tasks), counts=counts), 200)
     text = f"{shorten(plan.title, 200)}\n{total_line}"

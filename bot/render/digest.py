@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.i18n import Language, Markup, esc, t
-from bot.lights import is_quiet
+from bot.lights import is_due_soon, is_overdue, is_quiet
 from bot.plan import Plan, Task
 from bot.render.tasks import (
     NOTE_EXCERPT,
     Moment,
     counts_text,
     overview,
-    status_counts,
+    stage_counts,
     status_label,
     task_line,
 )
@@ -93,27 +93,40 @@ def _changes(data: DigestInput, tasks: Collection[int]) -> list[Markup]:
 
 
 def _attention(data: DigestInput, tasks: Sequence[Task], led: Collection[str]) -> list[Markup]:
-    """Blocked tasks; led tasks with no update for 14 days."""
+    """Blocked tasks, overdue ones, those due within 14 days; led tasks with no update for 14
+    days. Each task is listed once, under the first of these it is in."""
+    at, states = data.at, data.states
     blocked = [x for x in tasks if _status(data, x) is Status.BLOCKED]
     # By number, in a set: `x not in blocked` compared Task models field by field, once per
     # blocked task for every task (1 s for a department of 4,000 tasks).
     listed = {x.number for x in blocked}
+    overdue = [
+        x for x in tasks
+        if x.number not in listed and is_overdue(states.get(x.number), at.due.of(x.number), at.today)
+    ]  # fmt: skip
+    listed |= {x.number for x in overdue}
+    soon = [
+        x for x in tasks
+        if x.number not in listed and is_due_soon(states.get(x.number), at.due.of(x.number), at.today)
+    ]  # fmt: skip
+    listed |= {x.number for x in soon}
     quiet = [
         x for x in tasks
         if x.lead in led and x.number not in listed
-        and is_quiet(data.states.get(x.number), data.at.now, data.at.tracking_since)
+        and is_quiet(states.get(x.number), at.now, at.tracking_since)
     ]  # fmt: skip
     lines = [t(data.lang, "digest.attention")]
-    if not blocked and not quiet:
+    if not (blocked or overdue or soon or quiet):
         return [*lines, t(data.lang, "digest.all_well")]
-    if blocked:
-        lines.append(t(data.lang, "digest.blocked", count=len(blocked)))
-        lines += [_line(x, data) for x in blocked[:MAX_ATTENTION]]
-    if quiet:
-        lines.append(t(data.lang, "digest.quiet", count=len(quiet)))
-        lines += [_line(x, data) for x in quiet[:MAX_ATTENTION]]
-        if len(quiet) > MAX_ATTENTION:
-            lines.append(t(data.lang, "digest.more", count=len(quiet) - MAX_ATTENTION))
+    for key, found in (
+        ("digest.blocked", blocked), ("digest.overdue", overdue), ("digest.due_soon", soon),
+        ("digest.quiet", quiet),
+    ):  # fmt: skip
+        if found:
+            lines.append(t(data.lang, key, count=len(found)))
+            lines += [_line(x, data) for x in found[:MAX_ATTENTION]]
+            if len(found) > MAX_ATTENTION:
+                lines.append(t(data.lang, "digest.more", count=len(found) - MAX_ATTENTION))
     return lines
 
 
@@ -130,7 +143,7 @@ def department_digest(data: DigestInput, dept: str) -> list[Markup]:
     plan, lang = data.plan, data.lang
     tasks = plan.tasks_of(dept)
     led = plan.tasks_of(dept, lead_only=True)
-    counts = status_counts(tasks, data.states)
+    counts = stage_counts(tasks, data.states)
     return [
         _heading(data, plan.department(dept).display(lang)),
         t(lang, "digest.counts", count=len(tasks), led=len(led), counts=counts_text(counts)),
@@ -151,7 +164,7 @@ def whole_plan_digest(data: DigestInput, reported: Collection[str]) -> list[Mark
         _heading(data, t(lang, "digest.whole_plan")),
         t(lang, "digest.plan_changes", updates=len(data.changes), tasks=len(changed_tasks)),
         Markup(""),
-        *overview(plan, data.states, lang)[1:-1],
+        *overview(plan, data.states, lang, data.at)[1:-1],
         Markup(""),
         t(lang, "digest.roll_call", count=len(silent)),
     ]
@@ -179,12 +192,12 @@ def subscriptions_digest(data: DigestInput, follows: Sequence[Subscription]) -> 
         lines += [_line(x, data) for x in plan.tasks if x.number in task_numbers]
     for code in sorted(depts):
         tasks = plan.tasks_of(code)
-        counts = counts_text(status_counts(tasks, data.states))
+        counts = counts_text(stage_counts(tasks, data.states))
         lines.append(
             t(lang, "digest.followed_dept", dept=plan.department(code).display(lang), counts=counts)
         )
     if everything:
-        total = counts_text(status_counts(plan.tasks, data.states))
+        total = counts_text(stage_counts(plan.tasks, data.states))
         lines.append(t(lang, "digest.followed_all", count=len(plan.tasks), counts=total))
     return lines
 

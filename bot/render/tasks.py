@@ -5,16 +5,31 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
 from bot.i18n import Language, Markup, esc, join, t
-from bot.lights import LIGHTS, light
+from bot.lights import (
+    LIGHTS,
+    SOON,
+    DueDates,
+    Light,
+    Reason,
+    days_left,
+    health,
+    is_due_soon,
+    is_overdue,
+)
 from bot.plan import Plan, Task
 from bot.render.text import age, shorten
-from bot.statuses import ICONS
+from bot.standing import standings
+from bot.statuses import ICONS, STAGE_ICONS, Stage, stage_of
+from storage.closures import ClosureEvent, Event
+from storage.due import DueChange
 from storage.updates import NOT_REPORTED, Status, StatusUpdate, TaskState
 
 PAGE_SIZE = 15
@@ -35,24 +50,69 @@ def dept_names(plan: Plan, codes: Sequence[str], lang: Language) -> Markup:
     return esc(separator.join(plan.department(code).display(lang) for code in codes))
 
 
+def stage_label(stage: Stage, lang: Language) -> Markup:
+    return t(lang, f"stage.{stage.value}")
+
+
 @dataclass(frozen=True)
 class Moment:
-    """When a text is rendered, and since when tasks are tracked (for health lights)."""
+    """When a text is rendered, in which time zone, since when tasks are tracked and when they
+    fall due: everything a health light needs besides the task's state."""
 
     now: datetime
     tracking_since: datetime
+    zone: ZoneInfo
+    due: DueDates
 
-    def light(self, state: TaskState | None) -> str:
-        return LIGHTS[light(state, self.now, self.tracking_since)]
+    @cached_property
+    def today(self) -> date:
+        """The local date, by which due dates are counted."""
+        return self.now.astimezone(self.zone).date()
+
+    def health(self, task: int, state: TaskState | None) -> tuple[Light, Reason]:
+        return health(state, self.now, self.tracking_since, due=self.due.of(task), today=self.today)
+
+    def light(self, task: int, state: TaskState | None) -> str:
+        return LIGHTS[self.health(task, state)[0]]
+
+    def local(self, moment: datetime) -> str:
+        """A moment as the office reads it: local date and minute."""
+        return f"{moment.astimezone(self.zone):%Y-%m-%d %H:%M}"
+
+
+def short_date(day: date, today: date) -> str:
+    """``12-31`` this year, ``2025-03-31`` another."""
+    return f"{day:%m-%d}" if day.year == today.year else day.isoformat()
+
+
+def due_phrase(
+    number: int, state: TaskState | None, at: Moment, lang: Language, *, full: bool = False
+) -> Markup:
+    """When the task is due, and, within 14 days or once past (unless closed), how many days
+    are left or over: ``截止 12-31``, ``截止 12-31，还剩 5 天``, ``逾期 3 天（截止 12-31）``."""
+    due = at.due.of(number)
+    shown = due.isoformat() if full else short_date(due, at.today)
+    left = days_left(due, at.today)
+    if state is not None and state.closed:
+        return t(lang, "due.on", date=shown)
+    if is_overdue(state, due, at.today):
+        return t(lang, "due.over", date=shown, n=-left)
+    if left == 0:
+        return t(lang, "due.today", date=shown)
+    if left <= SOON:
+        return t(lang, "due.left", date=shown, n=left)
+    return t(lang, "due.on", date=shown)
 
 
 def task_line(task: Task, state: TaskState | None, at: Moment, lang: Language) -> Markup:
-    """One line of a list: health light, status icon, number, short text, last update's age."""
+    """One line of a list: health light, stage icon, number, short text, progress, when it is
+    due, and the last update's age."""
     when = age(state.updated_at if state else None, at.now, lang)
     progress = f" {state.progress}%" if state and state.progress is not None else ""
     return Markup(
-        f"{at.light(state)}{ICONS[status_of(state)]} <b>{task.number}</b> "
-        f"{esc(shorten(task.text, SHORT_TEXT))}{progress} · <i>{when}</i>"
+        f"{at.light(task.number, state)}{STAGE_ICONS[stage_of(state)]} <b>{task.number}</b> "
+        f"{esc(shorten(task.text, SHORT_TEXT))}{progress} · {due_phrase(task.number, state, at, lang)}"
+        f" · <i>{when}</i>"
     )
 
 
@@ -135,13 +195,16 @@ def task_card(
     *,
     at: Moment,
     lang: Language,
+    due_change: DueChange | None = None,
+    closing: ClosureEvent | None = None,
 ) -> Markup:
-    """Everything about one task, with its latest updates; always well under 4,096 characters."""
+    """Everything about one task, with its latest updates; always well under 4,096 characters.
+    ``due_change``: who set the date in force; ``closing``: the event that closed the task."""
     section = plan.section(task.section)
     where = f"{section.numeral}、{section.title}"
     if task.subsection is not None:
         where += f" · {section.subsections[task.subsection - 1].title}"
-    status = status_of(state)
+    stage = stage_of(state)
     progress = f" · {state.progress}%" if state and state.progress is not None else ""
     lines = [
         t(lang, "card.title", number=task.number, where=where),
@@ -157,11 +220,25 @@ def task_card(
     if task.by_duty:
         lines.append(t(lang, "card.by_duty"))
     lines.append(
-        t(lang, "card.status", icon=ICONS[status], label=status_label(status, lang))
+        t(lang, "card.status", icon=STAGE_ICONS[stage], label=stage_label(stage, lang))
         + Markup(progress)
         + Markup(" · ")
-        + t(lang, f"health.{light(state, at.now, at.tracking_since).value}", icon=at.light(state))
+        + t(
+            lang,
+            f"health.{at.health(task.number, state)[1].value}",
+            icon=at.light(task.number, state),
+        )
     )
+    due = t(lang, "card.due", due=due_phrase(task.number, state, at, lang, full=True))
+    if due_change is not None:
+        due += t(lang, "card.due_set", name=due_change.by_name, when=at.local(due_change.set_at))
+    lines.append(due)
+    if stage is Stage.AWAITING:
+        lines.append(t(lang, "card.awaiting"))
+    elif stage is Stage.CLOSED and closing is not None and closing.kind is Event.CONFIRM:
+        lines.append(
+            t(lang, "card.confirmed", name=closing.by_name, when=at.local(closing.created_at))
+        )
     if history:
         lines.append(t(lang, "card.history"))
         lines.extend(update_line(u, plan, at.now, lang) for u in history)
@@ -196,13 +273,14 @@ def card_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def departments_table(plan: Plan, states: Mapping[int, TaskState], lang: Language) -> list[Markup]:
-    """Every department: code, name, tasks led and joined, and how many of its led tasks are done."""
+def departments_table(
+    plan: Plan, states: Mapping[int, TaskState], lang: Language, at: Moment
+) -> list[Markup]:
+    """Every department: code, name, tasks led and joined, and how many of its led tasks are
+    closed and how many await the office's confirmation."""
     led: Counter[str] = Counter(task.lead for task in plan.tasks)
     joined: Counter[str] = Counter(code for task in plan.tasks for code in task.participants)
-    done: Counter[str] = Counter(
-        task.lead for task in plan.tasks if status_of(states.get(task.number)) is Status.DONE
-    )
+    standing = standings(plan, states, at.due, at.today)
     lines = [t(lang, "depts.title", count=len(plan.departments))]
     for dept in sorted(plan.departments, key=lambda d: (-led[d.code], -joined[d.code], d.code)):
         lines.append(
@@ -213,47 +291,70 @@ def departments_table(plan: Plan, states: Mapping[int, TaskState], lang: Languag
                 name=dept.display(lang),
                 led=led[dept.code],
                 joined=joined[dept.code],
-                done=done[dept.code],
+                closed=standing[dept.code].closed if dept.code in standing else 0,
+                awaiting=standing[dept.code].awaiting if dept.code in standing else 0,
             )
         )
     lines.append(t(lang, "depts.hint"))
     return lines
 
 
-def status_counts(tasks: Sequence[Task], states: Mapping[int, TaskState]) -> Counter[Status]:
-    return Counter(status_of(states.get(task.number)) for task in tasks)
+def stage_counts(tasks: Sequence[Task], states: Mapping[int, TaskState]) -> Counter[Stage]:
+    """Tasks per stage: closed and awaiting confirmation counted apart."""
+    return Counter(stage_of(states.get(task.number)) for task in tasks)
 
 
-def counts_text(counts: Counter[Status]) -> str:
-    return " ".join(f"{ICONS[s]}{counts[s]}" for s in Status)
+def counts_text(counts: Counter[Stage]) -> str:
+    return " ".join(f"{STAGE_ICONS[s]}{counts[s]}" for s in Stage)
 
 
-def overview(plan: Plan, states: Mapping[int, TaskState], lang: Language) -> list[Markup]:
+@dataclass(frozen=True)
+class TimeCounts:
+    """How many tasks are overdue, and how many not done fall due within 14 days."""
+
+    overdue: int
+    soon: int
+
+
+def time_counts(tasks: Sequence[Task], states: Mapping[int, TaskState], at: Moment) -> TimeCounts:
+    overdue = soon = 0
+    for x in tasks:
+        state, due = states.get(x.number), at.due.of(x.number)
+        overdue += is_overdue(state, due, at.today)
+        soon += is_due_soon(state, due, at.today)
+    return TimeCounts(overdue, soon)
+
+
+def overview(
+    plan: Plan, states: Mapping[int, TaskState], lang: Language, at: Moment
+) -> list[Markup]:
     """Progress of the whole plan, by section and by lead department."""
-    total = status_counts(plan.tasks, states)
+    total = stage_counts(plan.tasks, states)
+    timing = time_counts(plan.tasks, states, at)
     lines = [
         t(lang, "overview.title", title=plan.title),
         t(lang, "overview.total", count=len(plan.tasks), counts=counts_text(total)),
+        t(lang, "overview.time", overdue=timing.overdue, soon=timing.soon),
         Markup(""),
         t(lang, "overview.by_section"),
     ]
     for section in plan.sections:
         tasks = [task for task in plan.tasks if task.section == section.number]
         lines.append(
-            esc(f"{section.numeral}、{section.title}  {counts_text(status_counts(tasks, states))}")
+            esc(f"{section.numeral}、{section.title}  {counts_text(stage_counts(tasks, states))}")
         )
     lines += [Markup(""), t(lang, "overview.by_department")]
     by_lead: dict[str, list[Task]] = {}
     for task in plan.tasks:
         by_lead.setdefault(task.lead, []).append(task)
     for code, tasks in sorted(by_lead.items(), key=lambda item: (-len(item[1]), item[0])):
-        counts = status_counts(tasks, states)
+        counts = stage_counts(tasks, states)
         lines.append(
             t(
                 lang,
                 "overview.department",
                 name=plan.department(code).display(lang),
-                done=counts[Status.DONE],
+                done=counts[Stage.CLOSED],
                 total=len(tasks),
                 counts=counts_text(counts),
             )

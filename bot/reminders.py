@@ -1,0 +1,117 @@
+"""Reminders of due dates: 14 days before, the day before, and the morning after (overdue).
+
+The database decides what is due, not the scheduler's memory: a reminder is owed once its
+moment (09:00 in ``BOT_TIMEZONE`` on its day) has passed and ``due_reminders`` has no row for
+the task, its due date and the kind. Logging the row and owing the messages are one
+transaction, so any number of restarts yields each reminder once; a changed due date is a new
+key, so its reminders are armed afresh. A moment passed while the bot was down (or before the
+date was set) is made up for at once: a reminder while the due date is still ahead, an overdue
+notice unless the task was already more than 7 days overdue when first found so (then it is
+shown red, and noted, but not announced: a bot started on an old plan floods nobody). A closed
+task is reminded of nothing; a task done and awaiting the office is told only that it is late.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.due import due_dates
+from bot.lights import SOON, is_done
+from bot.plan import Plan
+from storage import Storage
+from storage.due import Remind, Reminder
+from storage.updates import TaskState
+
+log = logging.getLogger(__name__)
+
+AT = time(9, 0)
+"""Local time of every reminder on its day."""
+LATE_SILENCE = 7
+"""An overdue task found more than this many days late is not announced."""
+OFFSETS = {Remind.DAY14: -SOON, Remind.DAY1: -1, Remind.OVERDUE: 1}
+"""Each reminder's day, counted from the due date."""
+AHEAD = (Remind.DAY14, Remind.DAY1)
+"""The reminders sent while the due date is still ahead, earliest first."""
+
+
+def moment_of(kind: Remind, due: date, zone: ZoneInfo) -> datetime:
+    """When a reminder is due: 09:00 local on its day."""
+    return datetime.combine(due + timedelta(days=OFFSETS[kind]), AT, tzinfo=zone)
+
+
+def decide(
+    task: int,
+    due: date,
+    state: TaskState | None,
+    now: datetime,
+    zone: ZoneInfo,
+    logged: Collection[Remind],
+) -> list[Reminder]:
+    """What to log for one task now: each reminder whose moment has passed and which is not
+    logged yet, announced or only noted. Of the reminders ahead, only the latest that has come
+    is announced (set late, a task is not told "14 days" and "tomorrow" at once)."""
+    if state is not None and state.closed:
+        return []
+    today = now.astimezone(zone).date()
+    passed = [kind for kind in Remind if kind not in logged and now >= moment_of(kind, due, zone)]
+    if Remind.OVERDUE in passed:
+        late = (today - due).days
+        return [Reminder(task, due, Remind.OVERDUE, announce=late <= LATE_SILENCE)]
+    ahead = [kind for kind in AHEAD if kind in passed]
+    if not ahead or today > due or is_done(state):
+        return []
+    *superseded, latest = ahead
+    return [Reminder(task, due, kind, announce=False) for kind in superseded] + [
+        Reminder(task, due, latest, announce=True)
+    ]
+
+
+class Reminders:
+    """Decides which reminders are due and owes them through the outbox."""
+
+    def __init__(
+        self, storage: Storage, plan: Plan, *, zone: ZoneInfo, office: Collection[int]
+    ) -> None:
+        self.storage = storage
+        self.plan = plan
+        self.zone = zone
+        self.office = tuple(sorted(office))
+
+    async def owe_due(self) -> int:
+        """Log every reminder whose moment has come and owe those announced; returns how many
+        messages are owed."""
+        now = self.storage.db.clock()
+        today = now.astimezone(self.zone).date()
+        dues = await due_dates(self.storage, self.plan)
+        logged: dict[tuple[int, date], set[Remind]] = {}
+        for task, due, kind in await self.storage.due.logged(year=self.plan.year):
+            logged.setdefault((task, due), set()).add(kind)
+        # Only tasks with a moment passed and not logged need their state read.
+        waiting: dict[int, date] = {}
+        for x in self.plan.tasks:
+            due = dues.of(x.number)
+            if (due - today).days > SOON:
+                continue
+            done = logged.get((x.number, due), set())
+            if any(k not in done and now >= moment_of(k, due, self.zone) for k in Remind):
+                waiting[x.number] = due
+        if not waiting:
+            return 0
+        states = await self.storage.updates.states(waiting)
+        reminders = []
+        for number, due in waiting.items():
+            done = logged.get((number, due), set())
+            reminders += decide(number, due, states.get(number), now, self.zone, done)
+        if not reminders:
+            return 0
+        leads = {x.number: x.lead for x in self.plan.tasks if x.number in waiting}
+        owed = await self.storage.due.remind(reminders, leads=leads, office=self.office)
+        silent = sum(not r.announce for r in reminders)
+        log.info(
+            "due reminders: %d logged (%d not announced), %d messages owed",
+            len(reminders), silent, owed,
+        )  # fmt: skip
+        return owed

@@ -1,0 +1,60 @@
+"""/due <n|all> <date>: the office sets when tasks fall due (a date already past is accepted:
+the task is late), the followers are told, and reminders whose moment has passed go at once."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import BotContext
+from bot.i18n import Markup, t
+from bot.lights import year_end
+from bot.parsing import parse_due
+from bot.permissions import Action
+from bot.render.tasks import due_phrase
+from handlers.cards import send_card
+from handlers.common import caller, check, command_text, read_args, reply
+
+
+async def due_command(update: Update, context: BotContext) -> None:
+    """/due 12 2024-06-30, /due all 12-31."""
+    who = await caller(update, context)
+    if not (await check(update, who, context, Action.SET_DUE)).allowed:
+        return
+    plan, text = context.plan, command_text(update)
+    this_year = context.storage.db.clock().astimezone(context.settings.timezone).year
+    args = await read_args(update, who, lambda: parse_due(text, len(plan.tasks), this_year))
+    if args is None:
+        return
+    chosen = (
+        plan.tasks
+        if args.task is None
+        else [task for task in plan.tasks if task.number == args.task]
+    )
+    done = await context.storage.due.change(
+        {task.number: task.departments for task in chosen}, args.due,
+        default=year_end(plan.year), by=who.user_id, chat_id=who.chat.chat_id,
+        source_update=who.update_id,
+    )  # fmt: skip
+    # A date already close or past: its reminder or overdue notice goes now, not in a minute.
+    if done.notifications + await context.reminders.owe_due():
+        context.wake_sender()
+    if args.task is None:
+        key = "due.set_all" if done.changed else "due.unchanged_all"
+        await reply(
+            update,
+            t(
+                who.lang,
+                key,
+                count=len(done.changed),
+                same=len(done.unchanged),
+                due=args.due.isoformat(),
+            ),
+        )
+        return
+    state = await context.storage.updates.state(args.task)
+    at = await context.moment(tasks=[args.task])
+    key = "due.set" if done.changed else "due.unchanged"
+    prefix: Markup = t(
+        who.lang, key, number=args.task, due=due_phrase(args.task, state, at, who.lang, full=True)
+    )
+    await send_card(update, context, who, args.task, prefix)
