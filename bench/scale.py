@@ -229,10 +229,11 @@ class Progress:
         self.last_id[task] = update
         self.updated_at[task] = at
 
-    def states(self) -> Iterator[Row]:
+    def states(self, year: int) -> Iterator[Row]:
         for task in range(1, len(self.status)):
             if self.last_id[task]:
                 yield (
+                    year,
                     task,
                     self.status[task],
                     self.progress[task],
@@ -262,7 +263,10 @@ def history(
         note = rng.choice(NOTES) if kind == "note" or rng.random() < 0.3 else None
         at = to_db(start + step * update)
         progress.apply(update, task.number, status, percent, at)
-        yield (update, task.number, kind, old, status, percent, note, author, dept, chat, at)
+        yield (
+            update, plan.year, task.number, kind, old, status, percent, note, author, dept, chat,
+            at,
+        )  # fmt: skip
 
 
 def people_rows(people: Population, at: str) -> dict[str, list[Row]]:
@@ -297,7 +301,10 @@ def subscription_rows(plan: Plan, people: Population, rng: random.Random, at: st
     users = itertools.cycle(range(1, people.users + 1))
     while len(chosen) < people.size.subscriptions:
         chosen.add((next(users), "task", str(rng.randrange(len(plan.tasks)) + 1)))
-    return [(chat, kind, target, None, at) for chat, kind, target in sorted(chosen)]
+    return [
+        (chat, kind, target, plan.year if kind == "task" else 0, None, at)
+        for chat, kind, target in sorted(chosen)
+    ]
 
 
 async def prepare(path: Path, created: datetime) -> None:
@@ -308,14 +315,19 @@ async def prepare(path: Path, created: datetime) -> None:
 
 
 INSERTS = {
-    "users": "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
+    "users": "INSERT INTO users (user_id, username, full_name, language, first_seen, last_seen)"
+    " VALUES (?, ?, ?, ?, ?, ?)",
     "chats": "INSERT INTO chats (chat_id, type, title, language, binding, bound_by, bound_at,"
     " active, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "memberships": "INSERT INTO memberships VALUES (?, ?, ?, ?, ?)",
-    "subscriptions": "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?)",
-    "status_updates": "INSERT INTO status_updates (id, task, kind, old_status, status, progress,"
-    " note, author_id, dept, chat_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "task_state": "INSERT INTO task_state VALUES (?, ?, ?, ?, ?, ?)",
+    "memberships": "INSERT INTO memberships (user_id, dept, role, invite_code, joined_at)"
+    " VALUES (?, ?, ?, ?, ?)",
+    "subscriptions": "INSERT INTO subscriptions (chat_id, kind, target, plan_year, created_by,"
+    " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    "status_updates": "INSERT INTO status_updates (id, plan_year, task, kind, old_status, status,"
+    " progress, note, author_id, dept, chat_id, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "task_state": "INSERT INTO task_state (plan_year, task, status, progress, last_update_id,"
+    " updated_at, status_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
 
 
@@ -336,7 +348,7 @@ def fill(path: Path, size: Size) -> None:
             conn.executemany(INSERTS[table], rows)
         conn.executemany(INSERTS["subscriptions"], subscription_rows(plan, people, rng, at))
         conn.executemany(INSERTS["status_updates"], history(plan, people, progress, rng))
-        conn.executemany(INSERTS["task_state"], progress.states())
+        conn.executemany(INSERTS["task_state"], progress.states(plan.year))
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
     finally:
