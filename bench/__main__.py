@@ -19,6 +19,7 @@ from bench.report import Section, document, markdown, terminal
 
 OUTPUT = Path("docs/benchmarks.md")
 BENCHMARKS = {
+    "startup": "bench.startup",
     "answering": "bench.answering",
     "fanout": "bench.fanout",
     "scale": "bench.scale",
