@@ -113,14 +113,14 @@ class Load:
 
 def loads() -> list[Load]:
     return [
-        Load("10_per_s", 10.0, sized(300, 80)),
-        Load("25_per_s", 25.0, sized(600, 150)),
-        Load("saturation", None, sized(600, 150)),
+        Load("10_per_s", 10.0, sized(250, 80)),
+        Load("25_per_s", 25.0, sized(500, 150)),
+        Load("saturation", None, sized(500, 150)),
     ]
 
 
 def diagnostic_actions() -> int:
-    return sized(1000, 250)
+    return sized(900, 250)
 
 
 # --- the people and the script -----------------------------------------------------------------

@@ -105,6 +105,7 @@ def hotspots(session: Session) -> Hotspots:
 SPY_RATE = 200
 """py-spy's samples a second."""
 SPY_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*):\d+\)$")
+SPY_LINE = re.compile(r"^(?P<function>.*) \((?P<file>.*):(?P<line>\d+)\)$")
 
 
 @dataclass
@@ -122,6 +123,8 @@ class Spied:
     """The project's functions the main thread ran, callees included, as shares of its samples."""
     stacks: list[tuple[frozenset[str], int]] = field(default_factory=list)
     """The main thread's samples: the project functions on each stack, and how many."""
+    leaves: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per thread, its innermost Python frames with their lines (where it was, or waited)."""
 
     def busy(self, thread: str, seconds: float | None = None) -> float:
         """Share of ``seconds`` (default: all the time sampled) the thread was on the CPU."""
@@ -146,6 +149,27 @@ class Spied:
             f"callees included: {functions}"
         )
 
+    def share_of_leaves(self, thread: str, part: str) -> float:
+        """Share of a thread's samples whose innermost frame contains ``part``."""
+        leaves = self.leaves.get(thread, Counter())
+        total = sum(leaves.values())
+        inside = sum(n for leaf, n in leaves.items() if part in leaf)
+        return inside / total if total else 0.0
+
+    def waits(self, threads: int = 2, top: int = 3) -> str:
+        """The other threads' innermost frames (sampled with ``idle``: where each waited too,
+        on the disk as on its queue)."""
+        parts = []
+        for name, _ in self.threads.most_common():
+            if name == "MainThread" or len(parts) >= threads:
+                continue
+            total = sum(self.leaves[name].values())
+            where = ", ".join(
+                f"{leaf} {n / total:.0%}" for leaf, n in self.leaves[name].most_common(top)
+            )
+            parts.append(f"thread {name}: {where}")
+        return "; ".join(parts)
+
 
 class Spy:
     """Filled in when the ``spied`` block ends."""
@@ -154,15 +178,16 @@ class Spy:
 
 
 @asynccontextmanager
-async def spied(pid: int) -> AsyncIterator[Spy]:
-    """Sample process ``pid`` with py-spy while the block runs."""
+async def spied(pid: int, *, idle: bool = False) -> AsyncIterator[Spy]:
+    """Sample process ``pid`` with py-spy while the block runs; ``idle``: threads waiting
+    too (in a system call, on a lock), not only those on the CPU."""
     spy = Spy()
     with tempfile.TemporaryDirectory(prefix="bench-spy-") as tmp:
         raw = Path(tmp) / "stacks.txt"
         child = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
             "--format", "raw", "--output", str(raw), "--rate", str(SPY_RATE), "--threads",
-            "--full-filenames", "--nonblocking",
+            "--full-filenames", "--nonblocking", *(["--idle"] if idle else []),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         await asyncio.sleep(0.5)  # attached
@@ -194,6 +219,10 @@ def from_stacks(text: str, seconds: float) -> Spied:
         if not parsed:
             continue
         spied.threads[name] += samples
+        leaf = SPY_LINE.match(frames[-1]) if frames else None
+        if leaf is not None:
+            where = f"{leaf['function']} ({module_of(leaf['file'])}:{leaf['line']})"
+            spied.leaves.setdefault(name, Counter())[where] += samples
         if name != "MainThread":
             continue
         own[package_of(parsed[-1]["file"]) or "<built-in>"] += samples
