@@ -81,9 +81,9 @@ class Goal:
         if len(self.runs) > 1:
             votes = sum(meets(run, self.threshold, self.at_most) for run in self.runs)
             value += (
-                f"; near the threshold, so measured {len(self.runs)} times: "
+                f"; measured {len(self.runs)} times, a figure near its threshold: "
                 + ", ".join(number(run) for run in self.runs)
-                + f", median; met in {votes} of {len(self.runs)}"
+                + f", the median; met in {votes} of {len(self.runs)}"
             )
         if self.met:
             return f"Goal: {self.what}: met ({value})."
