@@ -664,17 +664,28 @@ async def explain_fair(fair: Field, load: Load, sections: Sequence[Section]) -> 
     if not goals:
         return
     bot = next(t for t in fair.targets if t.name == BOT)
-    async with spied(bot.pid) as spy:
+    async with spied(bot.pid, idle=True) as spy:
         tallies = await fair.run(profile_load(load))
-    assert spy.result is not None
+    found = spy.result
+    assert found is not None
     echo_, plan = tallies[ECHO], tallies[BOT]
+    threads = sorted(
+        (n for n in found.threads if n.startswith("sqlite-writer") or "_connection_worker" in n),
+        key=lambda name: not name.startswith("sqlite-writer"),
+    )  # the writer's thread, then aiosqlite's (the reader's)
     cause = (
-        f"in a profiled run of {plan.done} actions at this load, the plan bot used "
+        f"in a profiled run of {plan.done} actions at this load (p99 {plan.p(0.99) * 1000:.0f} "
+        f"against the echo bot's {echo_.p(0.99) * 1000:.0f} ms), the plan bot used "
         f"{cpu_per_action(plan):.1f} ms of CPU per action against the echo bot's "
-        f"{cpu_per_action(echo_):.1f} (p99 {plan.p(0.99) * 1000:.0f} against "
-        f"{echo_.p(0.99) * 1000:.0f} ms); its main thread was kept waiting for a CPU by other "
-        f"processes {plan.kept_waiting / plan.wall:.1%} of the time, the echo bot's "
-        f"{echo_.kept_waiting / echo_.wall:.1%}; {spy.result.summary()}."
+        f"{cpu_per_action(echo_):.1f}; its main thread waited for a CPU held by other processes "
+        f"{plan.kept_waiting / plan.wall:.1%} of the time (the echo bot's "
+        f"{echo_.kept_waiting / echo_.wall:.1%}); py-spy, every thread idle or not: the event "
+        f"loop waited in its selector {found.share_of_leaves('MainThread', 'Selector.select ('):.0%} "
+        f"of the time; "
+        + "; ".join(found.per_action(name, plan.done) for name in threads[:2])
+        + "; the project's functions on the event loop, callees included: "
+        + ", ".join(f"{f} {share:.0%}" for f, share in found.functions[:6])
+        + "."
     )
     for goal in goals:
         goal.cause = cause

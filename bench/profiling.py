@@ -105,6 +105,12 @@ def hotspots(session: Session) -> Hotspots:
 SPY_RATE = 200
 """py-spy's samples a second."""
 SPY_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*):\d+\)$")
+WAITING_FOR_WORK = frozenset({
+    "_worker (concurrent.futures.thread:81)",
+    "_connection_worker_thread (aiosqlite.core:59)",
+})  # fmt: skip
+"""Where the writer's thread (a ThreadPoolExecutor's) and aiosqlite's wait for their next job,
+by line (Python 3.11, aiosqlite 0.22): with ``idle``, the rest of their time is work."""
 SPY_LINE = re.compile(r"^(?P<function>.*) \((?P<file>.*):(?P<line>\d+)\)$")
 
 
@@ -155,6 +161,19 @@ class Spied:
         total = sum(leaves.values())
         inside = sum(n for leaf, n in leaves.items() if part in leaf)
         return inside / total if total else 0.0
+
+    def per_action(self, thread: str, actions: int, top: int = 3) -> str:
+        """Where a thread was while not waiting for work (sampled with ``idle``), in ms per
+        action: a write's statements and its COMMIT (the fsync), a read's query."""
+        leaves = [
+            (leaf, n) for leaf, n in self.leaves.get(thread, Counter()).most_common()
+            if leaf not in WAITING_FOR_WORK
+        ]  # fmt: skip
+        busy = sum(n for _, n in leaves) / SPY_RATE / max(actions, 1) * 1000
+        where = ", ".join(
+            f"{leaf} {n / SPY_RATE / max(actions, 1) * 1000:.1f}" for leaf, n in leaves[:top]
+        )
+        return f"thread {thread}: {busy:.1f} ms an action, of which {where or 'nothing'}"
 
     def waits(self, threads: int = 2, top: int = 3) -> str:
         """The other threads' innermost frames (sampled with ``idle``: where each waited too,
@@ -227,7 +246,9 @@ def from_stacks(text: str, seconds: float) -> Spied:
             continue
         own[package_of(parsed[-1]["file"]) or "<built-in>"] += samples
         handled = [i for i, m in enumerate(parsed) if m["function"] == "Handle._run"]
-        below = parsed[handled[-1] :] if handled else parsed  # what the loop runs, not main()
+        in_loop = any(m["function"] == "BaseEventLoop._run_once" for m in parsed)
+        # What the loop runs, not main() above it; nothing while the loop selects or schedules.
+        below = parsed[handled[-1] :] if handled else [] if in_loop else parsed
         names = frozenset(
             f"{module_of(m['file'])}.{m['function']}"
             for m in below

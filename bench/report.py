@@ -81,7 +81,8 @@ class Goal:
         if len(self.runs) > 1:
             votes = sum(meets(run, self.threshold, self.at_most) for run in self.runs)
             value += (
-                f"; measured {len(self.runs)} times, a figure near its threshold: "
+                f"; measured {len(self.runs)} times, as a figure of the run came out near its "
+                "threshold: "
                 + ", ".join(number(run) for run in self.runs)
                 + f", the median; met in {votes} of {len(self.runs)}"
             )
