@@ -17,9 +17,10 @@ inbox costs (the same bot with its inbox's writes bypassed).
 
 A latency runs from the moment the person's update is queued at the fake (``send``/``tap``, so
 it includes the wait for ``getUpdates``) to the bot's first answer of the kind the action calls
-for, seen in the fake's event stream: a message for a message, the toast for a tap. The bots
-run side by side in one event loop and take each load in alternating slices (echo, bot, echo,
-bot), so a noisy neighbour slows both alike.
+for, seen in the fake's event stream: a message for a message, the toast for a tap. Each bot
+runs in a process of its own (bench/child.py), against a fake of its own served by this one.
+An open loop goes to the bots at once, on the same schedule; a closed loop, which takes a core,
+in turns, slice by slice: so a noisy neighbour on this shared machine slows them alike.
 """
 
 from __future__ import annotations
@@ -59,8 +60,6 @@ SCRIPT_LENGTH = 6000
 """Steps in the script; each world works through it in order, from wherever it got to."""
 CONCURRENCY = 32
 """People waiting for an answer at any moment, at saturation."""
-SLICES = 2
-"""Each load is cut into this many slices; each runs on every bot before the next slice."""
 SEED = 2024
 ANSWER_TIMEOUT = 5.0
 """Past this an action counts as unanswered."""
@@ -103,6 +102,9 @@ class Load:
     key: str
     rate: float | None
     actions: int
+    slices: int = 2
+    """A closed loop's bots take turns slice by slice. With the limiter, few: its allowance
+    refills while a bot waits for its turn, and each slice starts with a burst."""
 
     @property
     def title(self) -> str:
@@ -119,8 +121,10 @@ def loads() -> list[Load]:
     ]
 
 
-def diagnostic_actions() -> int:
-    return sized(900, 250)
+def diagnostic_load() -> Load:
+    """Without the limiter: many short turns, so that a change in the machine's load meanwhile
+    falls on every bot."""
+    return Load("diagnostic", None, sized(900, 240), slices=6)
 
 
 # --- the people and the script -----------------------------------------------------------------
@@ -593,11 +597,12 @@ class Field:
     async def run(self, load: Load) -> dict[str, Tally]:
         steps = self.cursor.take(load.actions)
         tallies = {target.name: Tally() for target in self.targets}
-        size = -(-len(steps) // SLICES)
-        for start in range(0, len(steps), size):
+        size = -(-len(steps) // load.slices)
+        for number, start in enumerate(range(0, len(steps), size)):
             part = steps[start : start + size]
-            if load.rate is None:
-                for target in self.targets:
+            if load.rate is None:  # in turn, the first of one slice the last of the next
+                turn = number % len(self.targets)
+                for target in self.targets[turn:] + self.targets[:turn]:
                     await drive(target, part, self.crowd, tallies[target.name])
                 continue
             async with asyncio.TaskGroup() as together:
@@ -655,7 +660,7 @@ def missed(sections: Sequence[Section], suffix: str) -> list[Goal]:
 
 def profile_load(load: Load) -> Load:
     """A shorter run of a load, for the profiler: long enough for a few thousand samples."""
-    return Load(load.key, load.rate, max(50, load.actions // 3))
+    return Load(load.key, load.rate, max(50, load.actions // 3), load.slices)
 
 
 async def explain_fair(fair: Field, load: Load, sections: Sequence[Section]) -> None:
@@ -700,7 +705,7 @@ async def explain_diagnostic(bare: Field, sections: Sequence[Section]) -> None:
         return
     bot = next(t for t in bare.targets if t.name == BARE_BOT)
     async with spied(bot.pid) as spy:
-        tallies = await bare.run(profile_load(Load("diagnostic", None, diagnostic_actions())))
+        tallies = await bare.run(profile_load(diagnostic_load()))
     found, plan = spy.result, tallies[BARE_BOT]
     assert found is not None
     cpu = cpu_per_action(plan)
@@ -817,7 +822,7 @@ def fair_notes(load: Load, echo_: Tally, bot: Tally) -> list[str]:
     else:
         lines.append(
             f"{load.actions} actions, {CONCURRENCY} people each sending their next once "
-            f"answered, in {SLICES} slices alternating. Both bots keep Telegram's 30 messages a "
+            f"answered, in {load.slices} slices, the bots taking turns. Both bots keep Telegram's 30 messages a "
             f"second (29 by the allowance); the echo bot answers a tap with a toast only, which "
             f"names no chat and is not counted, while the bot also edits the card, which is; "
             f"so the bot answers {bot.rate / echo_.rate:.2f} × the echo bot's rate here."
@@ -842,7 +847,7 @@ def _refusals(bot: Tally) -> list[str]:
 
 
 async def diagnostic_section(bare: Field) -> list[Section]:
-    load = Load("diagnostic", None, diagnostic_actions())
+    load = diagnostic_load()
     tallies = await bare.run(load)
     echo_, bot, unkept_bot = tallies[BARE_ECHO], tallies[BARE_BOT], tallies[UNKEPT]
     section = Section(
@@ -901,12 +906,15 @@ async def diagnostic_section(bare: Field) -> list[Section]:
         )
     )
     section.notes += [
-        f"{load.actions} actions, the same steps for each bot, in {SLICES} slices alternating; "
+        f"{load.actions} actions, the same steps for each bot, in {load.slices} slices, the bots "
+        "taking turns (each slice starting with the next bot); "
         "PTB's rate limiter is off and so are the fake's limits (each bot would be refused "
         "past 30 a second). This is the bots' raw capacity on this machine, not what anyone "
         "sees: Telegram lets no bot answer faster than 30 messages a second.",
         f"Inbox cost: answered/s with its writes bypassed ÷ with them, less 1 "
-        f"({unkept_bot.rate:.0f} ÷ {bot.rate:.0f}). Bypassed by a bench-only InboxHandler "
+        f"({unkept_bot.rate:.0f} ÷ {bot.rate:.0f}); in CPU per action, "
+        f"{section.figure('answering.diagnostic.inbox_cpu_cost', (cpu_per_action(bot) / max(cpu_per_action(unkept_bot), 1e-9) - 1) * 100, '%'):.0f}% "
+        f"({cpu_per_action(bot):.1f} ms against {cpu_per_action(unkept_bot):.1f}). Bypassed by a bench-only InboxHandler "
         "(bench/answering.py: UnkeptInbox) that queues each update from memory, as the bot "
         "does when the database cannot take one: the same scheduling and handlers, no row "
         "written on arrival and no done mark.",
