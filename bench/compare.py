@@ -49,7 +49,11 @@ def comparison(old: dict[str, Any], new: dict[str, Any]) -> str:
         if name not in before:
             rows.append((name, "-", _value(figure), "new", ""))
             continue
-        change = ratio(float(before[name]["value"]), float(figure["value"]))
+        old_value, new_value = float(before[name]["value"]), float(figure["value"])
+        if old_value < 0 or new_value < 0:  # a ratio says nothing across or below zero
+            rows.append((name, _value(before[name]), _value(figure), "-", ""))
+            continue
+        change = ratio(old_value, new_value)
         rows.append((
             name, _value(before[name]), _value(figure), f"{change:.2f}",
             mark(change, bool(figure.get("lower_is_better", True))),
@@ -71,6 +75,6 @@ def comparison(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 def _value(figure: dict[str, Any]) -> str:
     value = float(figure["value"])
-    unit = figure.get("unit", "")
+    unit = str(figure.get("unit", "")).strip()
     text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return f"{text} {unit}".rstrip()

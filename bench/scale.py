@@ -72,6 +72,9 @@ REPETITIONS = {
     "digest": sized(80, 24),
 }  # fmt: skip
 WARMUP = 5
+NOISY = 0.3
+"""These figures moved by a fifth and more between two runs on the shared machine (a p99 of
+milliseconds, a growth over a 1× p50 of two): within 30% of a threshold, measured again."""
 PROFILED_SECONDS = 3.0
 """How long an operation that misses a goal is repeated at the largest size under py-spy."""
 ALONE_REPETITIONS = sized(30, 10)
@@ -652,9 +655,10 @@ def goals(name: str, benches: Sequence[Bench]) -> list[Goal]:
     key = name.strip("/")
     return [
         Goal(f"scale.{key}.p99_ms", f"{name}: p99 at {last.size.label} ≤ {GOAL_P99_MS:g} ms",
-             p99, GOAL_P99_MS, unit=" ms"),
+             p99, GOAL_P99_MS, unit=" ms", margin=NOISY),
         Goal(f"scale.{key}.growth", f"{name}: p50 grows ≤ {GROWTH_SLACK:g} × its rows "
-             f"({first.size.label} → {last.size.label})", time_growth / row_growth, GROWTH_SLACK),
+             f"({first.size.label} → {last.size.label})", time_growth / row_growth, GROWTH_SLACK,
+             margin=NOISY),
     ]  # fmt: skip
 
 

@@ -90,6 +90,8 @@ def test_compare_shows_each_figure_as_a_ratio_and_marks_what_got_worse() -> None
     assert lines[2].split() == ["rate", "150", "ms", "151", "ms", "1.01"]
     assert "new" in lines[3] and "gone" in lines[4]
     assert "1 figures 1.2× or more worse than before." in lines
+    signed = comparison(run_of({"cost": (-22.0, True)}, {}), run_of({"cost": (7.5, True)}, {}))
+    assert signed.splitlines()[1].split() == ["cost", "-22", "ms", "7.5", "ms", "-"]
     assert "goal g: met → missed" in lines
 
 
