@@ -3,10 +3,10 @@
 Two profilers, each where it fits. py-spy samples a running process from outside (``spied``):
 the bots under test, in child processes, with every thread (the event loop's, SQLite's writer,
 aiosqlite's reader) and little overhead; it records a thread only while the thread is on the
-CPU, so each thread's samples say how busy it was, and with what. pyinstrument runs inside a
-process (``profiled``, and
-``python -m pyinstrument`` for a start-up): it samples the wall clock of the thread it was
-started on, so time the event loop spends waiting in its selector shows as idle.
+CPU (or, with ``idle``, wherever it waits too), so each thread's samples say how busy it was,
+and with what. pyinstrument runs a start-up (``python -m pyinstrument -m bot run``) and
+samples the wall clock of its main thread (``hotspots``): time the event loop spends waiting
+in its selector shows as idle.
 
 A summary names how busy the process was, the packages whose own code the time went to, and
 the project's functions that took the most time, callees included.
@@ -26,7 +26,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyinstrument import Profiler
 from pyinstrument.frame import Frame
 from pyinstrument.session import Session
 
@@ -53,29 +52,6 @@ class Hotspots:
             f"in the selector) {self.idle:.0%}; own time by package: {packages}; the project's "
             f"functions, callees included: {functions or 'none'}"
         )
-
-
-@dataclass
-class Profile:
-    """Filled in when the ``profiled`` block ends."""
-
-    hotspots: Hotspots | None = None
-    session: Session | None = None
-
-
-@asynccontextmanager
-async def profiled(interval: float = 0.001) -> AsyncIterator[Profile]:
-    """Profile the event loop's thread while the block runs."""
-    profile = Profile()
-    profiler = Profiler(interval=interval, async_mode="disabled")
-    profiler.start()
-    try:
-        yield profile
-    finally:
-        session = profiler.stop()
-        await asyncio.sleep(0)
-        profile.session = session
-        profile.hotspots = hotspots(session)
 
 
 def hotspots(session: Session) -> Hotspots:
