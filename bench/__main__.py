@@ -1,46 +1,93 @@
-"""``python -m bench``: every benchmark in one run, a table at the terminal and in docs/."""
+"""``python -m bench``: every benchmark in one run; a table at the terminal, Markdown and JSON in docs/."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import json
+import logging
+import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bench.report import Section, markdown, terminal
+from bench import QUICK
+from bench.compare import comparison, load_run
+from bench.report import Section, document, markdown, terminal
 
 OUTPUT = Path("docs/benchmarks.md")
+BENCHMARKS = {
+    "startup": "bench.startup",
+    "answering": "bench.answering",
+    "fanout": "bench.fanout",
+    "scale": "bench.scale",
+    "rounds": "bench.rounds",
+}
+"""Name → module; each module's ``async def run() -> list[Section]`` is one benchmark."""
 
 
-async def run_all(only: set[str]) -> list[Section]:
-    from bench import answering, fanout, rounds, scale
-
+async def run_all(only: list[str]) -> list[Section]:
     sections: list[Section] = []
-    modules = (("answering", answering), ("fanout", fanout), ("scale", scale), ("rounds", rounds))
-    for name, module in modules:
+    for name, module in BENCHMARKS.items():
         if not only or name in only:
-            sections.extend(await module.run())
+            sections.extend(await importlib.import_module(module).run())
     return sections
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("only", nargs="*", help=f"{', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument(
-        "only", nargs="*", help="answering, fanout, scale and/or rounds (default: all)"
+        "-o",
+        "--output",
+        type=Path,
+        help=f"the Markdown report (default: {OUTPUT}; its .json beside)",
     )
-    parser.add_argument("-o", "--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="fewer actions and repetitions, for development (report in the temp folder)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare", type=Path, metavar="OLD.json", help="print each figure's ratio to an old run"
+    )
+    parser.add_argument(
+        "--to", type=Path, metavar="NEW.json",
+        help="with --compare: compare this run's file instead of running the benchmarks",
+    )  # fmt: skip
     args = parser.parse_args()
-    unknown = set(args.only) - {"answering", "fanout", "scale", "rounds"}
+    unknown = set(args.only) - set(BENCHMARKS)
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    if args.to is not None:
+        if args.compare is None:
+            parser.error("--to needs --compare OLD.json")
+        print(comparison(load_run(args.compare), load_run(args.to)))
+        return 0
+    old = load_run(args.compare) if args.compare is not None else None
+    if args.quick:
+        os.environ[QUICK] = "1"  # read by bench.quick(); child processes inherit it
+    output = args.output or (
+        Path(tempfile.gettempdir()) / "plan-bot-bench" / "benchmarks.md" if args.quick else OUTPUT
+    )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
-    sections = asyncio.run(run_all(set(args.only)))
+    sections = asyncio.run(run_all(args.only))
     elapsed = time.perf_counter() - started
     print(terminal(sections))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(markdown(sections, elapsed), encoding="utf-8")
-    print(f"written to {args.output} ({elapsed:.0f} s)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(markdown(sections, elapsed), encoding="utf-8")
+    run = document(sections, elapsed)
+    output.with_suffix(".json").write_text(
+        json.dumps(run, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    print(f"written to {output} and {output.with_suffix('.json').name} ({elapsed:.0f} s)")
+    if old is not None:
+        print()
+        print(comparison(old, run))
     return 0
 
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    sys.exit(main())
