@@ -9,6 +9,7 @@ from bot.departments import DepartmentResolver
 from bot.digest import Digester
 from bot.i18n import Language, pick_language, plain
 from bot.plan import Plan
+from bot.plan_years import index_plan
 from bot.render.text import split_lines
 from storage import Storage
 from storage.digests import DEFAULT_TIME, DEFAULT_WEEKDAY, DigestChat, DigestSettings
@@ -34,6 +35,7 @@ async def preview_digest(
     storage = Storage(settings.database_path)
     await storage.open(plan_year=plan.year)
     try:
+        await index_plan(storage, plan)
         digester = Digester(
             storage, plan, zone=settings.timezone, default_language=settings.bot_language,
             tracking_since=await storage.db.tracking_since(),

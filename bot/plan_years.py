@@ -115,7 +115,15 @@ async def reconcile(
                 _numbers(earlier) or "no earlier year",
                 len(ended),
             )
+    await index_plan(storage, plan)
     return PlanYears(plan, earlier)
+
+
+async def index_plan(storage: Storage, plan: Plan) -> None:
+    """Let SQL count the plan's tasks by section and department (``storage/counting.py``):
+    written once per version of the plan."""
+    if await storage.plans.index(plan.year, fingerprint(plan.to_json()), plan.tasks):
+        log.debug("plan %d indexed for counting: %d tasks", plan.year, len(plan.tasks))
 
 
 async def stored_years(storage: Storage, fallback: Plan) -> PlanYears:

@@ -562,4 +562,36 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        11,
+        "plan_task_index",
+        """
+        -- The current plan's tasks as SQL can count them: each task's section and lead, and
+        -- every department named on it. Written from the tasks file at start (whenever the
+        -- plan's fingerprint differs from plan_index's), read by digests and scorecards, which
+        -- count by section and department in SQL instead of reading every task's state.
+        CREATE TABLE plan_tasks (
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL CHECK (task > 0),
+            section     INTEGER NOT NULL,
+            lead        TEXT NOT NULL,
+            PRIMARY KEY (plan_year, task)
+        ) WITHOUT ROWID;
+        CREATE TABLE task_departments (
+            plan_year   INTEGER NOT NULL,
+            dept        TEXT NOT NULL,
+            task        INTEGER NOT NULL,
+            is_lead     INTEGER NOT NULL CHECK (is_lead IN (0, 1)),
+            PRIMARY KEY (plan_year, dept, task)
+        ) WITHOUT ROWID;
+        CREATE TABLE plan_index (
+            plan_year   INTEGER PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            indexed_at  TEXT NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

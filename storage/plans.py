@@ -8,11 +8,26 @@ year from the file the bot already knows.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from storage import subscriptions
-from storage.db import Database, from_db
+from storage.db import Database, from_db, read_one
+
+
+class IndexedTask(Protocol):
+    """What the plan index keeps of a task (``bot.plan.Task`` is one)."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def section(self) -> int: ...
+    @property
+    def lead(self) -> str: ...
+    @property
+    def participants(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +86,36 @@ class Plans:
             " WHERE year = ?",
             (title, content, fingerprint, self._db.now(), year),
         )
+
+    async def index(self, year: int, fingerprint: str, tasks: Sequence[IndexedTask]) -> bool:
+        """Make ``plan_tasks`` and ``task_departments`` hold ``year``'s plan (each task's
+        section, lead and departments), unless they already hold the plan of this fingerprint;
+        ``True`` when they were written."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            held = read_one(conn, "SELECT fingerprint FROM plan_index WHERE plan_year = ?", (year,))
+            if held is not None and held[0] == fingerprint:
+                return False
+            conn.execute("DELETE FROM plan_tasks WHERE plan_year = ?", (year,))
+            conn.execute("DELETE FROM task_departments WHERE plan_year = ?", (year,))
+            conn.executemany(
+                "INSERT INTO plan_tasks (plan_year, task, section, lead) VALUES (?, ?, ?, ?)",
+                [(year, t.number, t.section, t.lead) for t in tasks],
+            )
+            conn.executemany(
+                "INSERT INTO task_departments (plan_year, dept, task, is_lead) VALUES (?, ?, ?, ?)",
+                [
+                    (year, dept, t.number, int(i == 0))
+                    for t in tasks
+                    for i, dept in enumerate((t.lead, *t.participants))
+                ],
+            )
+            conn.execute(
+                "INSERT INTO plan_index (plan_year, fingerprint, indexed_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (plan_year) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                " indexed_at = excluded.indexed_at",
+                (year, fingerprint, self._db.now()),
+            )
+            return True
+
+        return await self._db.write(work)

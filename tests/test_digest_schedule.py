@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bot.digest import Digester
 from bot.plan import Plan
+from bot.plan_years import index_plan
 from storage import Storage
 from storage.people import WHOLE_PLAN
 from tests.conftest import PLAN_YEAR, FakeClock
@@ -36,6 +37,7 @@ class Bot:
 
     async def __aenter__(self) -> Digester:
         await self.storage.open(plan_year=PLAN_YEAR)
+        await index_plan(self.storage, self.plan)  # as the bot's start does
         since = await self.storage.db.tracking_since()
         return Digester(
             self.storage, self.plan, zone=SHANGHAI, default_language="zh", tracking_since=since

@@ -25,6 +25,7 @@ LANDED = {
     8: "bad70c0afae251bfd3d73d73becb09111cb351112ef9ea8af44dcde611a4f8ea",
     9: "1094b2a906f30abc04f2cdcd3b08639956c6e3bc7ff41f0ba7705bf99873ed1a",
     10: "3507d1b4553f613c46df45531cae6bfb16dfe644de524cca19ff31d9b16c0f6b",
+    11: "57e2c9cff2ff576a80cb0b6153679551d6e34b13fbe1395c23869c25486b2d2a",
 }
 VERSIONS = [m.version for m in MIGRATIONS]
 """In order from 1; a number may be missing here while the branch that takes it is not merged."""
@@ -88,6 +89,11 @@ SEED = {
         "INSERT INTO closures (plan_year, task, kind, update_id, by_user, created_at)"
         " VALUES (2024, 1, 'request', 1, 7, '{now}')",
         "INSERT INTO reason_prompts VALUES (-100, 43, 1, 7, '{now}')",
+    ],
+    11: [
+        "INSERT INTO plan_tasks VALUES (2024, 1, 1, 'cnipa')",
+        "INSERT INTO task_departments VALUES (2024, 'cnipa', 1, 1)",
+        "INSERT INTO plan_index VALUES (2024, 'f', '{now}')",
     ],
 }
 UPGRADE_YEAR = 2024
