@@ -10,6 +10,7 @@ from pathlib import Path
 
 from storage.closing import Closing
 from storage.closures import Closures
+from storage.counting import Counting
 from storage.db import Clock, Database, utcnow
 from storage.digests import DigestQueue, Digests
 from storage.due import Due
@@ -38,6 +39,7 @@ class Storage:
         self.message_tasks = MessageTasks(self.db)
         self.inbox = Inbox(self.db)
         self.plans = Plans(self.db)
+        self.counting = Counting(self.db)
         self.rounds = Rounds(self.db)
         self.due = Due(self.db)
         self.closures = Closures(self.db)

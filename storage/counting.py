@@ -1,0 +1,165 @@
+"""Counts and short lists of the current plan's tasks, done in SQL: what a digest shows.
+
+A digest shows counts (by stage, by section, by lead department) and a few lists (blocked,
+overdue, due soon, quiet), each cut at a few dozen lines. Reading every task's state to count
+it in Python made a large department's digest read thousands of rows to show forty; here SQL
+counts over the plan index (``plan_tasks``, ``task_departments``, written at start from the
+tasks file) and returns only the rows shown. The rules are the health light's
+(``bot/lights.py``); ``tests/test_counting.py`` checks the two agree on random plans.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from storage.db import Database, to_db
+
+STAGE = """CASE WHEN s.task IS NULL THEN 'not_started'
+     WHEN s.status = 'done' THEN CASE WHEN s.closure = 'awaiting' THEN 'awaiting' ELSE 'closed' END
+     ELSE s.status END"""
+"""A task's stage (``bot.statuses.Stage``) from its ``task_state`` row ``s`` (or none)."""
+
+SOON_DAYS = 14
+"""As ``bot.lights.SOON``: due within this many days (today included) is due soon."""
+QUIET = timedelta(days=14)
+"""As ``bot.lights.QUIET``."""
+
+ATTENTION = """
+WITH t AS (
+    SELECT td.task, td.is_lead, s.status, s.closure,
+           coalesce(s.updated_at, :since) AS last, coalesce(d.due, :year_end) AS due
+    FROM task_departments AS td
+    LEFT JOIN task_state AS s ON s.plan_year = td.plan_year AND s.task = td.task
+    LEFT JOIN due_dates AS d ON d.plan_year = td.plan_year AND d.task = td.task
+    WHERE td.plan_year = :year AND td.dept = :dept
+), listed AS (
+    SELECT task, is_lead, CASE
+        WHEN status = 'blocked' THEN 'blocked'
+        WHEN due < :today AND coalesce(closure, '') != 'closed' THEN 'overdue'
+        WHEN due >= :today AND due <= :soon AND coalesce(status, '') != 'done' THEN 'due_soon'
+        WHEN is_lead = 1 AND coalesce(status, '') != 'done' AND last <= :quiet_before THEN 'quiet'
+    END AS kind
+    FROM t
+), ranked AS (
+    SELECT kind, task, count(*) OVER (PARTITION BY kind) AS total,
+           row_number() OVER (PARTITION BY kind ORDER BY is_lead DESC, task) AS n
+    FROM listed WHERE kind IS NOT NULL
+)
+SELECT kind, task, total FROM ranked WHERE n <= :limit ORDER BY kind, n
+"""
+"""A department's tasks that need attention, each under the first kind it is: blocked;
+overdue (past due, not closed); due soon (within 14 days, not done); quiet (led, not done, no
+update for 14 days). Per kind the first ``limit`` (led first, in plan order) and how many."""
+
+PLAN_COUNTS = f"""
+SELECT t.section, t.lead, {STAGE} AS stage,
+       sum(coalesce(d.due, :year_end) < :today AND coalesce(s.closure, '') != 'closed'),
+       sum(coalesce(d.due, :year_end) BETWEEN :today AND :soon
+           AND coalesce(s.status, '') != 'done'),
+       count(*)
+FROM plan_tasks AS t
+LEFT JOIN task_state AS s ON s.plan_year = t.plan_year AND s.task = t.task
+LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
+WHERE t.plan_year = :year
+GROUP BY t.section, t.lead, stage
+"""
+"""The plan's tasks by section, lead department and stage, with how many are overdue and due
+soon: a few hundred groups, whatever the plan's size."""
+
+DEPT_STAGES = f"""
+SELECT {STAGE} AS stage, count(*)
+FROM task_departments AS td
+LEFT JOIN task_state AS s ON s.plan_year = td.plan_year AND s.task = td.task
+WHERE td.plan_year = :year AND td.dept = :dept
+GROUP BY stage
+"""
+
+REPORTING = """
+SELECT DISTINCT dept FROM status_updates
+WHERE created_at >= ? AND +plan_year = ? AND dept IS NOT NULL
+"""
+"""Departments that reported since a moment (the unary + keeps SQLite on the time index)."""
+
+
+@dataclass(frozen=True)
+class Listed:
+    tasks: list[int]
+    """The first of them, led first, in plan order."""
+    total: int
+
+
+@dataclass
+class PlanCounts:
+    total: Counter[str] = field(default_factory=Counter)
+    by_section: dict[int, Counter[str]] = field(default_factory=dict)
+    by_lead: dict[str, Counter[str]] = field(default_factory=dict)
+    overdue: int = 0
+    soon: int = 0
+
+
+@dataclass(frozen=True)
+class When:
+    """The moment counts are made at: the light's inputs."""
+
+    today: date
+    now: datetime
+    tracking_since: datetime
+    year_end: date
+    """When a task without a due date of its own is due."""
+
+
+class Counting:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def department_stages(self, dept: str, *, year: int | None = None) -> Counter[str]:
+        """The department's tasks (led or taking part) per stage."""
+        year = self._db.current_year() if year is None else year
+        rows = await self._db.fetchall(DEPT_STAGES, {"year": year, "dept": dept})
+        return Counter({r[0]: r[1] for r in rows})
+
+    async def plan(self, when: When, *, year: int | None = None) -> PlanCounts:
+        """The plan's tasks per stage, by section and by lead department; overdue and soon."""
+        year = self._db.current_year() if year is None else year
+        rows = await self._db.fetchall(PLAN_COUNTS, {"year": year, **_days(when)})
+        counts = PlanCounts()
+        for section, lead, stage, overdue, soon, n in rows:
+            counts.total[stage] += n
+            counts.by_section.setdefault(section, Counter())[stage] += n
+            counts.by_lead.setdefault(lead, Counter())[stage] += n
+            counts.overdue += overdue
+            counts.soon += soon
+        return counts
+
+    async def attention(
+        self, dept: str, when: When, *, limit: int, year: int | None = None
+    ) -> dict[str, Listed]:
+        """What the department's digest lists, by kind (see :data:`ATTENTION`)."""
+        year = self._db.current_year() if year is None else year
+        params = {
+            "year": year,
+            "dept": dept,
+            "limit": limit,
+            "since": to_db(when.tracking_since),
+            "quiet_before": to_db(when.now - QUIET),
+            **_days(when),
+        }
+        found: dict[str, Listed] = {}
+        for kind, task, total in await self._db.fetchall(ATTENTION, params):
+            found.setdefault(kind, Listed([], total)).tasks.append(task)
+        return found
+
+    async def reporting(self, since: datetime, *, year: int | None = None) -> set[str]:
+        """Departments with a status update or note since ``since``."""
+        year = self._db.current_year() if year is None else year
+        return {r[0] for r in await self._db.fetchall(REPORTING, (to_db(since), year))}
+
+
+def _days(when: When) -> dict[str, str]:
+    return {
+        "today": when.today.isoformat(),
+        "soon": (when.today + timedelta(days=SOON_DAYS)).isoformat(),
+        "year_end": when.year_end.isoformat(),
+    }
