@@ -11,13 +11,18 @@ The JobQueue only asks, every minute and once at start.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.due import moment
 from bot.i18n import Language, Markup, pick_language, plain, t
+from bot.lights import year_end
 from bot.plan import Plan
 from bot.render.digest import (
+    MAX_ATTENTION,
     MAX_CHANGES,
     DigestInput,
     Week,
@@ -26,11 +31,16 @@ from bot.render.digest import (
     week_of,
     whole_plan_digest,
 )
+from bot.render.tasks import Overview, TimeCounts
 from bot.render.text import split_lines
+from bot.statuses import Stage
 from storage import Storage
+from storage.counting import PlanCounts, When
 from storage.digests import DigestChat, DigestSettings, Message
 from storage.outbox import OutKind
 from storage.people import WHOLE_PLAN
+from storage.subscriptions import Follow
+from storage.updates import StatusUpdate
 
 log = logging.getLogger(__name__)
 
@@ -117,44 +127,96 @@ class Digester:
     async def render(
         self, chat: DigestChat, now: datetime, lang: Language
     ) -> tuple[list[Markup], bool]:
-        """The digest's lines for this chat, and whether a progress chart goes with it."""
+        """The digest's lines for this chat, and whether a progress chart goes with it.
+
+        What it reads is what it shows: counts are made in SQL, and of the tasks only those
+        listed (and of the week's changes the first :data:`MAX_CHANGES`) are read."""
+        plan, storage = self.plan, self.storage
         week = self.week(now)
         start = scheduled_start(week, self.zone)
         end = now + timedelta(microseconds=1)
-        updates = self.storage.updates
-        # A department's digest reads only its own tasks (a tenth of the plan, not all of it),
-        # and of the week's changes only those it lists, and how many there were.
-        tasks, changes_total = None, None
-        if chat.binding not in (None, WHOLE_PLAN):
-            tasks = [x.number for x in self.plan.tasks_of(chat.binding)]
-            changes_total = await updates.count_between(start, end, tasks=tasks)
-        limit = None if tasks is None else MAX_CHANGES
-        data = DigestInput(
-            plan=self.plan,
-            states=await updates.states(tasks),
-            changes=await updates.between(start, end, tasks=tasks, limit=limit),
-            changes_total=changes_total,
-            at=await moment(
-                self.storage,
-                self.plan,
-                tracking_since=self.tracking_since,
-                zone=self.zone,
-                tasks=tasks,
-                now=now,
-            ),
-            week=week,
-            lang=lang,
+        when = When(
+            today=now.astimezone(self.zone).date(),
+            now=now,
+            tracking_since=self.tracking_since,
+            year_end=year_end(plan.year),
         )
+        counting, updates = storage.counting, storage.updates
         if chat.binding == WHOLE_PLAN:
-            recent = await self.storage.updates.between(
-                now - REPORTING_WINDOW, now + timedelta(microseconds=1)
-            )
-            reported = {u.dept for u in recent if u.dept}
+            total, changed = await updates.tally_between(start, end)
+            data = await self._input(
+                now, week, lang, [], changes_total=total, changed_tasks=changed,
+                overview=overview_of(await counting.plan(when)),
+            )  # fmt: skip
+            reported = await counting.reporting(now - REPORTING_WINDOW)
             return whole_plan_digest(data, reported), True
         if chat.binding is not None:
-            return department_digest(data, chat.binding), False
-        follows = await self.storage.subscriptions.of_chat(chat.chat_id)
+            dept = chat.binding
+            attention = await counting.attention(dept, when, limit=MAX_ATTENTION)
+            listed = sorted({n for found in attention.values() for n in found.tasks})
+            data = await self._input(
+                now, week, lang, listed,
+                changes=await updates.between(start, end, depts=[dept], limit=MAX_CHANGES),
+                changes_total=await updates.count_between(start, end, depts=[dept]),
+                stages={dept: stages_of(await counting.department_stages(dept))},
+                attention=attention,
+            )  # fmt: skip
+            return department_digest(data, dept), False
+        follows = await storage.subscriptions.of_chat(chat.chat_id)
+        everything = any(f.kind is Follow.ALL for f in follows)
+        depts = sorted({f.target for f in follows if f.kind is Follow.DEPT})
+        numbers = sorted({int(f.target) for f in follows if f.kind is Follow.TASK})
+        tasks, named = (None, None) if everything else (numbers, depts)
+        data = await self._input(
+            now, week, lang, numbers,
+            changes=await updates.between(
+                start, end, tasks=tasks, depts=named, limit=MAX_CHANGES
+            ),
+            changes_total=await updates.count_between(start, end, tasks=tasks, depts=named),
+            stages={d: stages_of(await counting.department_stages(d)) for d in depts},
+            overview=overview_of(await counting.plan(when)) if everything else None,
+        )  # fmt: skip
         return subscriptions_digest(data, follows), False
+
+    async def _input(
+        self,
+        now: datetime,
+        week: Week,
+        lang: Language,
+        listed: list[int],
+        *,
+        changes: list[StatusUpdate] | None = None,
+        **counted: Any,
+    ) -> DigestInput:
+        """What the renderer needs: the states and due dates of the tasks it lists, only."""
+        at = await moment(
+            self.storage, self.plan, tracking_since=self.tracking_since, zone=self.zone,
+            tasks=listed, now=now,
+        )  # fmt: skip
+        return DigestInput(
+            plan=self.plan,
+            states=await self.storage.updates.states(listed) if listed else {},
+            changes=changes or [],
+            at=at,
+            week=week,
+            lang=lang,
+            **counted,
+        )
+
+
+def stages_of(counted: Mapping[str, int]) -> Counter[Stage]:
+    """Counts by stage as SQL names them, as the renderer's :class:`Stage`."""
+    return Counter({Stage(stage): n for stage, n in counted.items()})
+
+
+def overview_of(counted: PlanCounts) -> Overview:
+    """The whole plan counted in SQL, as the renderer takes it."""
+    return Overview(
+        total=stages_of(counted.total),
+        by_section={k: stages_of(v) for k, v in counted.by_section.items()},
+        by_lead={k: stages_of(v) for k, v in counted.by_lead.items()},
+        timing=TimeCounts(counted.overdue, counted.soon),
+    )
 
 
 def scheduled_start(week: Week, zone: ZoneInfo) -> datetime:

@@ -2,10 +2,14 @@
 
 Pure rendering from plain data, so that a digest can be printed at the terminal or checked in a
 test. The result is a list of lines; ``split_lines`` makes messages of them without cutting one.
+The bot counts in SQL and reads only the rows a digest lists (``storage/counting.py``), and
+passes those counts and lists in; given only the tasks' states, the same counts and lists are
+made here, by the same rules (the tests compare the two).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,14 +20,17 @@ from bot.plan import Plan, Task
 from bot.render.tasks import (
     NOTE_EXCERPT,
     Moment,
+    Overview,
     counts_text,
-    overview,
+    overview_lines,
+    plan_overview,
     stage_counts,
     status_label,
     task_line,
 )
 from bot.render.text import shorten
-from bot.statuses import ICONS
+from bot.statuses import ICONS, Stage
+from storage.counting import Listed
 from storage.subscriptions import Follow, Subscription
 from storage.updates import Status, StatusUpdate, TaskState
 
@@ -54,6 +61,22 @@ class DigestInput:
     changes_total: int | None = None
     """How many updates the week had when ``changes`` holds only the first of them (a large
     department's digest reads no more than it shows); ``None`` when it holds them all."""
+    changed_tasks: int | None = None
+    """About how many tasks the week's updates were (``None``: count ``changes``)."""
+    stages: Mapping[str, Counter[Stage]] | None = None
+    """Each department's tasks per stage, counted already (``None``: count ``states``)."""
+    attention: Mapping[str, Listed] | None = None
+    """What a department's digest lists, by kind, found already (``None``: from ``states``)."""
+    overview: Overview | None = None
+    """The whole plan counted already (``None``: count ``states``)."""
+
+    def stages_of(self, dept: str) -> Counter[Stage]:
+        if self.stages is not None:
+            return self.stages.get(dept, Counter())
+        return stage_counts(self.plan.tasks_of(dept), self.states)
+
+    def counted(self) -> Overview:
+        return self.overview or plan_overview(self.plan, self.states, self.at)
 
 
 def _heading(data: DigestInput, scope: str) -> Markup:
@@ -92,41 +115,53 @@ def _changes(data: DigestInput, tasks: Collection[int]) -> list[Markup]:
     return lines
 
 
-def _attention(data: DigestInput, tasks: Sequence[Task], led: Collection[str]) -> list[Markup]:
+ATTENTION_KINDS = (
+    ("blocked", "digest.blocked"),
+    ("overdue", "digest.overdue"),
+    ("due_soon", "digest.due_soon"),
+    ("quiet", "digest.quiet"),
+)
+
+
+def attention_of(
+    data: DigestInput, tasks: Sequence[Task], led: Collection[str]
+) -> dict[str, Listed]:
     """Blocked tasks, overdue ones, those due within 14 days; led tasks with no update for 14
-    days. Each task is listed once, under the first of these it is in."""
+    days. Each task is listed once, under the first of these it is in; each kind cut at
+    :data:`MAX_ATTENTION`, with its whole count."""
     at, states = data.at, data.states
-    blocked = [x for x in tasks if _status(data, x) is Status.BLOCKED]
-    # By number, in a set: `x not in blocked` compared Task models field by field, once per
-    # blocked task for every task (1 s for a department of 4,000 tasks).
-    listed = {x.number for x in blocked}
-    overdue = [
-        x for x in tasks
-        if x.number not in listed and is_overdue(states.get(x.number), at.due.of(x.number), at.today)
-    ]  # fmt: skip
-    listed |= {x.number for x in overdue}
-    soon = [
-        x for x in tasks
-        if x.number not in listed and is_due_soon(states.get(x.number), at.due.of(x.number), at.today)
-    ]  # fmt: skip
-    listed |= {x.number for x in soon}
-    quiet = [
-        x for x in tasks
-        if x.lead in led and x.number not in listed
-        and is_quiet(states.get(x.number), at.now, at.tracking_since)
-    ]  # fmt: skip
+    found: dict[str, list[int]] = {}
+    for x in tasks:
+        state, due = states.get(x.number), at.due.of(x.number)
+        if state is not None and state.status is Status.BLOCKED:
+            kind = "blocked"
+        elif is_overdue(state, due, at.today):
+            kind = "overdue"
+        elif is_due_soon(state, due, at.today):
+            kind = "due_soon"
+        elif x.lead in led and is_quiet(state, at.now, at.tracking_since):
+            kind = "quiet"
+        else:
+            continue
+        found.setdefault(kind, []).append(x.number)
+    return {k: Listed(numbers[:MAX_ATTENTION], len(numbers)) for k, numbers in found.items()}
+
+
+def _attention(data: DigestInput, attention: Mapping[str, Listed]) -> list[Markup]:
     lines = [t(data.lang, "digest.attention")]
-    if not (blocked or overdue or soon or quiet):
+    if not attention:
         return [*lines, t(data.lang, "digest.all_well")]
-    for key, found in (
-        ("digest.blocked", blocked), ("digest.overdue", overdue), ("digest.due_soon", soon),
-        ("digest.quiet", quiet),
-    ):  # fmt: skip
-        if found:
-            lines.append(t(data.lang, key, count=len(found)))
-            lines += [_line(x, data) for x in found[:MAX_ATTENTION]]
-            if len(found) > MAX_ATTENTION:
-                lines.append(t(data.lang, "digest.more", count=len(found) - MAX_ATTENTION))
+    for kind, key in ATTENTION_KINDS:
+        found = attention.get(kind)
+        if found is None:
+            continue
+        lines.append(t(data.lang, key, count=found.total))
+        for number in found.tasks:
+            task = data.plan.task(number)
+            if task is not None:
+                lines.append(_line(task, data))
+        if found.total > len(found.tasks):
+            lines.append(t(data.lang, "digest.more", count=found.total - len(found.tasks)))
     return lines
 
 
@@ -143,14 +178,17 @@ def department_digest(data: DigestInput, dept: str) -> list[Markup]:
     plan, lang = data.plan, data.lang
     tasks = plan.tasks_of(dept)
     led = plan.tasks_of(dept, lead_only=True)
-    counts = stage_counts(tasks, data.states)
+    attention = data.attention
+    if attention is None:
+        attention = attention_of(data, tasks, {dept})
+    counts = counts_text(data.stages_of(dept))
     return [
         _heading(data, plan.department(dept).display(lang)),
-        t(lang, "digest.counts", count=len(tasks), led=len(led), counts=counts_text(counts)),
+        t(lang, "digest.counts", count=len(tasks), led=len(led), counts=counts),
         Markup(""),
         *_changes(data, {x.number for x in tasks}),
         Markup(""),
-        *_attention(data, tasks, {dept}),
+        *_attention(data, attention),
     ]
 
 
@@ -159,12 +197,15 @@ def whole_plan_digest(data: DigestInput, reported: Collection[str]) -> list[Mark
     plan, lang = data.plan, data.lang
     leads = sorted({x.lead for x in plan.tasks}, key=lambda c: plan.department(c).display(lang))
     silent = [code for code in leads if code not in reported]
-    changed_tasks = {u.task for u in data.changes}
+    updates = len(data.changes) if data.changes_total is None else data.changes_total
+    tasks = (
+        len({u.task for u in data.changes}) if data.changed_tasks is None else data.changed_tasks
+    )
     lines = [
         _heading(data, t(lang, "digest.whole_plan")),
-        t(lang, "digest.plan_changes", updates=len(data.changes), tasks=len(changed_tasks)),
+        t(lang, "digest.plan_changes", updates=updates, tasks=tasks),
         Markup(""),
-        *overview(plan, data.states, lang, data.at)[1:-1],
+        *overview_lines(plan, data.counted(), lang)[1:-1],
         Markup(""),
         t(lang, "digest.roll_call", count=len(silent)),
     ]
@@ -191,13 +232,12 @@ def subscriptions_digest(data: DigestInput, follows: Sequence[Subscription]) -> 
         lines += [Markup(""), t(lang, "digest.followed_tasks")]
         lines += [_line(x, data) for x in plan.tasks if x.number in task_numbers]
     for code in sorted(depts):
-        tasks = plan.tasks_of(code)
-        counts = counts_text(stage_counts(tasks, data.states))
+        counts = counts_text(data.stages_of(code))
         lines.append(
             t(lang, "digest.followed_dept", dept=plan.department(code).display(lang), counts=counts)
         )
     if everything:
-        total = counts_text(stage_counts(plan.tasks, data.states))
+        total = counts_text(data.counted().total)
         lines.append(t(lang, "digest.followed_all", count=len(plan.tasks), counts=total))
     return lines
 

@@ -325,37 +325,59 @@ def time_counts(tasks: Sequence[Task], states: Mapping[int, TaskState], at: Mome
     return TimeCounts(overdue, soon)
 
 
+@dataclass(frozen=True)
+class Overview:
+    """The plan's tasks counted: per stage, by section, by lead department; overdue and soon."""
+
+    total: Counter[Stage]
+    by_section: Mapping[int, Counter[Stage]]
+    by_lead: Mapping[str, Counter[Stage]]
+    timing: TimeCounts
+
+
+def plan_overview(plan: Plan, states: Mapping[int, TaskState], at: Moment) -> Overview:
+    """The counts, from every task's state (what /overview has at hand for its chart)."""
+    by_section: dict[int, Counter[Stage]] = {}
+    by_lead: dict[str, Counter[Stage]] = {}
+    for task in plan.tasks:
+        stage = stage_of(states.get(task.number))
+        by_section.setdefault(task.section, Counter())[stage] += 1
+        by_lead.setdefault(task.lead, Counter())[stage] += 1
+    return Overview(
+        stage_counts(plan.tasks, states), by_section, by_lead, time_counts(plan.tasks, states, at)
+    )
+
+
 def overview(
     plan: Plan, states: Mapping[int, TaskState], lang: Language, at: Moment
 ) -> list[Markup]:
     """Progress of the whole plan, by section and by lead department."""
-    total = stage_counts(plan.tasks, states)
-    timing = time_counts(plan.tasks, states, at)
+    return overview_lines(plan, plan_overview(plan, states, at), lang)
+
+
+def overview_lines(plan: Plan, counted: Overview, lang: Language) -> list[Markup]:
+    """The overview's text from its counts (however they were counted)."""
+    timing = counted.timing
     lines = [
         t(lang, "overview.title", title=plan.title),
-        t(lang, "overview.total", count=len(plan.tasks), counts=counts_text(total)),
+        t(lang, "overview.total", count=counted.total.total(), counts=counts_text(counted.total)),
         t(lang, "overview.time", overdue=timing.overdue, soon=timing.soon),
         Markup(""),
         t(lang, "overview.by_section"),
     ]
     for section in plan.sections:
-        tasks = [task for task in plan.tasks if task.section == section.number]
-        lines.append(
-            esc(f"{section.numeral}、{section.title}  {counts_text(stage_counts(tasks, states))}")
-        )
+        counts = counted.by_section.get(section.number, Counter())
+        lines.append(esc(f"{section.numeral}、{section.title}  {counts_text(counts)}"))
     lines += [Markup(""), t(lang, "overview.by_department")]
-    by_lead: dict[str, list[Task]] = {}
-    for task in plan.tasks:
-        by_lead.setdefault(task.lead, []).append(task)
-    for code, tasks in sorted(by_lead.items(), key=lambda item: (-len(item[1]), item[0])):
-        counts = stage_counts(tasks, states)
+    leads = sorted(counted.by_lead.items(), key=lambda item: (-item[1].total(), item[0]))
+    for code, counts in leads:
         lines.append(
             t(
                 lang,
                 "overview.department",
                 name=plan.department(code).display(lang),
                 done=counts[Stage.CLOSED],
-                total=len(tasks),
+                total=counts.total(),
                 counts=counts_text(counts),
             )
         )
