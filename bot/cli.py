@@ -286,7 +286,8 @@ def cmd_round(args: argparse.Namespace) -> int:
 
 
 def cmd_scorecard(args: argparse.Namespace) -> int:
-    from bot.scorecard import Format, ScorecardError, scorecard_database
+    from bot.scorecard import Format
+    from bot.scorecard_export import ScorecardError, scorecard_database
 
     settings = settings_or_abort()
     plan = plan_or_abort(settings)

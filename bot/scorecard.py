@@ -14,23 +14,17 @@ without.
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from bot.config import Settings
 from bot.due import due_dates
-from bot.i18n import Language
 from bot.plan import Plan
-from bot.plan_years import stored_years
 from bot.round_report import DepartmentTally
-from bot.rounds import local_date, round_summary
+from bot.rounds import round_summary
 from bot.standing import Standing, standings
 from storage import Storage
-from storage.files import SQLITE_HEADER
 from storage.rounds import Round
 
 Format = Literal["csv", "xlsx"]
@@ -139,54 +133,3 @@ async def scorecard(storage: Storage, plan: Plan, *, today: date) -> Scorecard:
     tallies = await round_summary(storage, current.id) if current is not None else ()
     rows = worst_first(rows_of(plan, standing, reports, tallies), plan)
     return Scorecard(plan.year, current, tuple(rows))
-
-
-# --- python -m bot scorecard -------------------------------------------------------------------
-
-
-class ScorecardError(Exception):
-    """The database cannot give a scorecard; the message says which and why, in one line."""
-
-
-@dataclass(frozen=True)
-class ScorecardFile:
-    data: bytes
-    fmt: Format
-    card: Scorecard
-    made_at: datetime
-    """Local time in the bot's zone, when the database was read."""
-
-    @property
-    def filename(self) -> str:
-        """'scorecard-2024-20261123.xlsx': the plan's year and the local day it was made."""
-        return f"scorecard-{self.card.plan_year}-{self.made_at:%Y%m%d}.{self.fmt}"
-
-
-async def scorecard_database(
-    settings: Settings, plan: Plan, *, fmt: Format, lang: Language
-) -> ScorecardFile:
-    """The current plan's scorecard from the database at DATABASE_URL, as a file; never
-    creates a database (as ``python -m bot export``)."""
-    from bot.render.scorecard_file import scorecard_file  # openpyxl: only for the file
-
-    path = settings.database_path
-    if not path.is_file():
-        raise ScorecardError(f"no database at {path} (DATABASE_URL): run the bot first")
-    with path.open("rb") as file:
-        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise ScorecardError(f"{path} (DATABASE_URL) is not an SQLite database")
-    storage = Storage(path)
-    try:
-        await storage.open(plan_year=plan.year)
-        current = (await stored_years(storage, plan)).current
-        zone = settings.timezone
-        now = storage.db.clock()
-        card = await scorecard(storage, current, today=local_date(now, zone))
-    except sqlite3.Error as exc:
-        raise ScorecardError(f"cannot read the database at {path} (DATABASE_URL): {exc}") from None
-    finally:
-        await storage.close()
-    data = await asyncio.to_thread(
-        scorecard_file, card, current, fmt=fmt, lang=lang, now=now, zone=zone
-    )
-    return ScorecardFile(data, fmt, card, now.astimezone(zone))
