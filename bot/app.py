@@ -50,6 +50,7 @@ from handlers import (
     errors,
     membership,
     rounds,
+    scorecard,
     statements,
     subscriptions,
     tasks,
@@ -123,6 +124,7 @@ def register_handlers(app: BotApplication) -> None:
     app.add_handler(CallbackQueryHandler(statements.draft_tap, pattern=callbacks.DRAFT_PATTERN))
     app.add_handler(CallbackQueryHandler(rounds.page_tap, pattern=callbacks.ROUND_PAGE_PATTERN))
     app.add_handler(CallbackQueryHandler(closing.close_tap, pattern=callbacks.CLOSE_PATTERN))
+    app.add_handler(CallbackQueryHandler(scorecard.page_tap, pattern=callbacks.SCORECARD_PATTERN))
     app.add_handler(CallbackQueryHandler(stale_button))
 
     # A document: a round's statement when captioned /submit or answering its prompt.

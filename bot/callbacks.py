@@ -28,6 +28,7 @@ SUBMIT = "rs1"
 ROUND_PAGE = "rl1"
 DRAFT = "rd1"
 CLOSE = "cl1"
+SCORECARD = "sc1"
 
 STATUS_PATTERN = rf"^{STATUS}:"
 PAGE_PATTERN = rf"^{PAGE}:"
@@ -48,6 +49,9 @@ ROUND_OFFICE = "*"
 ROUND_MISSING = "!"
 """The scope of a round page that is the office's list of what is missing."""
 CLOSE_PATTERN = rf"^{CLOSE}:"
+SCORECARD_PATTERN = rf"^{SCORECARD}:"
+SCORECARD_MINE = "u"
+"""The scope of a scorecard page that is the rows of the tapper's own departments."""
 
 # ASCII digits only: ``\d`` takes ١ or １ too, and int() reads them as task numbers.
 _STATUS_RE = re.compile(rf"^{STATUS}:([0-9]{{1,5}}):([{''.join(BY_CODE)}])$")
@@ -67,6 +71,7 @@ _SUBMIT_RE = re.compile(rf"^{SUBMIT}:([0-9]{{1,9}}):([0-9]{{1,5}})(?::({_CODE}))
 _ROUND_PAGE_RE = re.compile(rf"^{ROUND_PAGE}:([0-9]{{1,9}}):({_CODE}|\*|!):([0-9]{{1,3}})$")
 _DRAFT_RE = re.compile(rf"^{DRAFT}:([0-9]{{1,12}}):({_CODE})$")
 _CLOSE_RE = re.compile(rf"^{CLOSE}:([0-9]{{1,12}}):([cr])$")
+_SCORECARD_RE = re.compile(rf"^{SCORECARD}:({_CODE}|\*|{SCORECARD_MINE}):([0-9]{{1,3}})$")
 
 
 def fits(data: str) -> bool:
@@ -249,3 +254,19 @@ def close(request: int, confirm: bool) -> str:
 def parse_close(data: str) -> CloseTap | None:
     match = _CLOSE_RE.match(data)
     return CloseTap(int(match.group(1)), match.group(2) == "c") if match else None
+
+
+@dataclass(frozen=True)
+class ScorecardPage:
+    scope: str
+    """A department code (its row), ``*`` (every department) or :data:`SCORECARD_MINE`."""
+    page: int
+
+
+def scorecard(scope: str, page: int) -> str:
+    return f"{SCORECARD}:{scope}:{page}"
+
+
+def parse_scorecard(data: str) -> ScorecardPage | None:
+    match = _SCORECARD_RE.match(data)
+    return ScorecardPage(match.group(1), int(match.group(2))) if match else None

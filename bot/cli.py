@@ -85,6 +85,16 @@ def parser() -> argparse.ArgumentParser:
     )
     rex.add_argument("--lang", choices=("zh", "en"), help="its language (default: BOT_LANGUAGE)")
     rex.add_argument("-o", "--output", type=Path, help="default: round-<id>-<date>.<format>")
+    card = sub.add_parser(
+        "scorecard", help="every department side by side, worst first, to a file, from the database"
+    )
+    card.add_argument(
+        "--format", choices=("csv", "xlsx"), help="default: from -o's suffix, else xlsx"
+    )
+    card.add_argument(
+        "--lang", choices=("zh", "en"), help="headers and names (default: BOT_LANGUAGE)"
+    )
+    card.add_argument("-o", "--output", type=Path, help="default: scorecard-<year>-<date>.<format>")
     imp = sub.add_parser("import-plan", help="turn the published plan text into the tasks file")
     imp.add_argument("source", type=Path, help="the plan text, e.g. data/plan-2024.txt")
     imp.add_argument("-o", "--output", type=Path, default=Path("data/tasks.json"))
@@ -275,6 +285,33 @@ def cmd_round(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scorecard(args: argparse.Namespace) -> int:
+    from bot.scorecard import Format
+    from bot.scorecard_export import ScorecardError, scorecard_database
+
+    settings = settings_or_abort()
+    plan = plan_or_abort(settings)
+    suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
+    fmt: Format = "csv" if (args.format or suffix) == "csv" else "xlsx"
+    lang = args.lang or settings.bot_language
+    try:
+        made = asyncio.run(scorecard_database(settings, plan, fmt=fmt, lang=lang))
+    except ScorecardError as exc:
+        raise Abort(str(exc)) from None
+    output = args.output or Path(made.filename)
+    try:
+        output.write_bytes(made.data)
+    except OSError as exc:
+        raise Abort(f"cannot write {output}: {exc.strerror or exc}") from None
+    card = made.card
+    which = f"round {card.round.id} {card.round.title!r}" if card.round else "no round yet"
+    print(
+        f"wrote {output}: {len(card.rows)} departments of the {card.plan_year} plan, {which}, "
+        f"{fmt}, {lang}, {len(made.data):,} bytes"
+    )
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bot.status import StatusError, read_status, render_json, render_text
     from storage.db import utcnow
@@ -318,6 +355,7 @@ COMMANDS = {
     "digest": cmd_digest,
     "export": cmd_export,
     "round": cmd_round,
+    "scorecard": cmd_scorecard,
     "backup": cmd_backup,
     "status": cmd_status,
 }

@@ -31,8 +31,10 @@ from bot.render.digest import (
     week_of,
     whole_plan_digest,
 )
+from bot.render.scorecard import worst_rows
 from bot.render.tasks import Overview, TimeCounts
 from bot.render.text import split_lines
+from bot.scorecard import scorecard
 from bot.statuses import Stage
 from storage import Storage
 from storage.counting import PlanCounts, When
@@ -149,7 +151,9 @@ class Digester:
                 overview=overview_of(await counting.plan(when)),
             )  # fmt: skip
             reported = await counting.reporting(now - REPORTING_WINDOW)
-            return whole_plan_digest(data, reported), True
+            worst = await scorecard(storage, plan, today=when.today)
+            lines = whole_plan_digest(data, reported)
+            return lines + worst_rows(worst, plan, now=now, lang=lang), True
         if chat.binding is not None:
             dept = chat.binding
             attention = await counting.attention(dept, when, limit=MAX_ATTENTION)

@@ -39,6 +39,7 @@ from bot.render.tasks import Moment
 from bot.statuses import stage_of
 from storage import Storage
 from storage.closures import ClosureEvent
+from storage.files import unreadable
 from storage.updates import StatusUpdate, TaskState
 
 Format = Literal["csv", "xlsx"]
@@ -59,8 +60,6 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting so is a formula to Excel: user text must never run as one."""
 SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 SHEET_NAME_MAX = 31
-SQLITE_HEADER = b"SQLite format 3\x00"
-"""How every SQLite file starts: checked first, as opening anything else would not end cleanly."""
 
 
 class ExportError(Exception):
@@ -366,11 +365,8 @@ async def export_database(
     """The export of the database at DATABASE_URL, for the command line; never creates one.
     ``year``: that year's plan (default: the database's current plan)."""
     path = settings.database_path
-    if not path.is_file():
-        raise ExportError(f"no database at {path} (DATABASE_URL): run the bot first")
-    with path.open("rb") as file:
-        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise ExportError(f"{path} (DATABASE_URL) is not an SQLite database")
+    if (problem := unreadable(path)) is not None:
+        raise ExportError(problem)
     storage = Storage(path)
     try:
         await storage.open(plan_year=plan.year)

@@ -44,6 +44,8 @@ class Action(StrEnum):
     CLOSE_TASK = "close_task"
     """Close a task (销号) or return it: /confirm, /return, the office card's buttons; whoever
     may, closes a task at once by reporting it done."""
+    SEE_SCORECARD = "see_scorecard"
+    """The scorecard: a department's row (``dept``), or every department's (``WHOLE_PLAN``)."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,22 @@ def decide(
         if chat.is_group:
             return allow(dept) if chat.binding == dept else refuse("refused.round_group", dept)
         return allow(dept) if actor.member_of(dept) else refuse("refused.round_dept", dept)
+
+    if action is Action.SEE_SCORECARD:
+        # As a round's lists: a group sees the row of what it is bound to; a person, their own
+        # departments' rows; every department's, the office.
+        assert dept is not None and chat is not None
+        if actor.is_admin:
+            return allow(dept)
+        if dept == WHOLE_PLAN:
+            if chat.is_group and chat.binding == WHOLE_PLAN:
+                return allow()
+            return refuse("refused.stranger" if actor.is_stranger else "refused.scorecard_office")
+        if chat.is_group:
+            return allow(dept) if chat.binding == dept else refuse("refused.scorecard_group", dept)
+        if actor.member_of(dept):
+            return allow(dept)
+        return refuse("refused.stranger" if actor.is_stranger else "refused.scorecard_dept", dept)
 
     if action in (Action.SET_DUE, Action.CLOSE_TASK):
         return allow() if actor.is_admin else refuse("refused.admin_only")

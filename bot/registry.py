@@ -16,6 +16,7 @@ from handlers import (
     export,
     membership,
     rounds,
+    scorecard,
     statements,
     subscriptions,
     tasks,
@@ -53,4 +54,5 @@ COMMANDS: tuple[Command, ...] = (
     Command("due", due.due_command, AD),
     Command("confirm", closing.confirm_command, AD),
     Command("return", closing.return_command, AD),
+    Command("scorecard", scorecard.scorecard_command, M),
 )

@@ -36,7 +36,7 @@ from bot.render.rounds import (
 )
 from bot.round_report import CompiledRound, DepartmentTally, Statement, TaskStatements
 from storage import Storage
-from storage.files import SQLITE_HEADER
+from storage.files import unreadable
 from storage.rounds import Owed, Reminder, Round, SlotState, Tally
 
 log = logging.getLogger(__name__)
@@ -282,11 +282,8 @@ async def export_database(
     """``python -m bot round export``: a round (the open one, else the last) compiled from the
     database at DATABASE_URL, which it never creates."""
     path = settings.database_path
-    if not path.is_file():
-        raise RoundExportError(f"no database at {path} (DATABASE_URL): run the bot first")
-    with path.open("rb") as file:
-        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise RoundExportError(f"{path} (DATABASE_URL) is not an SQLite database")
+    if (problem := unreadable(path)) is not None:
+        raise RoundExportError(problem)
     storage = Storage(path)
     try:
         await storage.open(plan_year=plan.year)

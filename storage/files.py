@@ -40,6 +40,17 @@ class Problem:
     """False for a failure that passes by itself (a lock held a while by another program)."""
 
 
+def unreadable(path: Path) -> str | None:
+    """Why a command-line reader (an export, a round's, the scorecard) cannot read the database
+    at ``path`` in one line, or ``None``: these read a database the bot made, never create one."""
+    if not path.is_file():
+        return f"no database at {path} (DATABASE_URL): run the bot first"
+    with path.open("rb") as file:
+        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            return f"{path} (DATABASE_URL) is not an SQLite database"
+    return None
+
+
 def path_problem(path: Path) -> Problem | None:
     """Before SQLite opens it: the path must be a file (or nothing yet, in a folder that can be
     made), and a file already there must be a whole SQLite database."""

@@ -592,6 +592,15 @@ MIGRATIONS += (
         );
         """,
     ),
+    Migration(
+        12,
+        "status_updates_by_dept",
+        """
+        -- Each department's latest report (a scorecard's "last report") by a seek per
+        -- department, not a read of every update of the year.
+        CREATE INDEX status_updates_by_dept ON status_updates (plan_year, dept, created_at);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

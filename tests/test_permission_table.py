@@ -154,6 +154,12 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "set due dates": Scenario(Action.SET_DUE, ask(Action.SET_DUE)),
     "close tasks": Scenario(Action.CLOSE_TASK, ask(Action.CLOSE_TASK)),
+    "see a department's scorecard row": Scenario(
+        Action.SEE_SCORECARD, ask(Action.SEE_SCORECARD, dept=D)
+    ),
+    "see every department's scorecard": Scenario(
+        Action.SEE_SCORECARD, ask(Action.SEE_SCORECARD, dept=WHOLE_PLAN)
+    ),
 }
 
 TABLE = readme_table()
