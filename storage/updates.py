@@ -170,7 +170,9 @@ def _made_between(
 ) -> tuple[str, list[object]]:
     """The WHERE clause (on ``status_updates AS u``) and its parameters: made in [start, end),
     about ``year``'s plan; if ``tasks`` or ``depts`` are given, only about those tasks or the
-    tasks those departments are named on (by the plan index). The unary + keeps SQLite on the
+    tasks those departments are named on (by the plan index, read once: a subquery naming
+    ``u.plan_year`` would be run again for every update of the week, 6 s at 100x data). The
+    unary + keeps SQLite on the
     time index: for a few hundred tasks it chose the by-task index and read every update they
     ever had (50 ms at 10x data) instead of the week's."""
     where = "u.created_at >= ? AND u.created_at < ? AND +u.plan_year = ?"
@@ -183,10 +185,10 @@ def _made_between(
     if named:
         either.append(
             "+u.task IN (SELECT task FROM task_departments"
-            f" WHERE plan_year = u.plan_year AND dept IN ({','.join('?' * len(named))}))"
+            f" WHERE plan_year = ? AND dept IN ({','.join('?' * len(named))}))"
         )
     where += f" AND ({' OR '.join(either) or '0'})"
-    return where, [*params, *wanted, *named]
+    return where, [*params, *wanted, *([year, *named] if named else [])]
 
 
 def _state(row: sqlite3.Row) -> TaskState:
