@@ -123,7 +123,7 @@ def _summary(
     for column, value in enumerate(totals, start=1):
         cell = ws.cell(row=HEADER_ROW + len(rows) + 1, column=column, value=value)
         cell.font = Font(name=FONT, bold=True)
-    _printed(ws, landscape=False, repeat=HEADER_ROW)
+    printed(ws, landscape=False, repeat=HEADER_ROW)
 
 
 def _statements(
@@ -155,7 +155,7 @@ def _statements(
     for cell in ws["G"][1:]:
         if cell.value in (late, missing):
             cell.font = Font(name=FONT, bold=True, color=RED)
-    _printed(ws, landscape=True, repeat=1)
+    printed(ws, landscape=True, repeat=1)
 
 
 def _lines(text: str, width: int) -> int:
@@ -168,7 +168,7 @@ def _lines(text: str, width: int) -> int:
     )
 
 
-def _printed(ws: Worksheet, *, landscape: bool, repeat: int) -> None:
+def printed(ws: Worksheet, *, landscape: bool, repeat: int) -> None:
     """Printed on A4, as wide as the paper, the header row again on every page."""
     from openpyxl.worksheet.properties import PageSetupProperties
 

@@ -34,6 +34,7 @@ from bot.export import (
 )
 from bot.i18n import Language, plain, t
 from bot.plan import Plan
+from bot.render.round_xlsx import printed
 from bot.scorecard import Format, Scorecard, ScoreRow
 
 COLUMNS = (
@@ -118,6 +119,7 @@ def to_xlsx(
     for i, width in enumerate(WIDTHS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A3"
+    printed(ws, landscape=True, repeat=2)
     ws.auto_filter.ref = f"A2:{get_column_letter(len(COLUMNS))}{len(rows) + 2}"
     stamp = made.replace(tzinfo=None, second=0, microsecond=0)
     wb.properties.created = wb.properties.modified = stamp
