@@ -93,8 +93,15 @@ def _connect_writer(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _in_transaction(conn: sqlite3.Connection, work: Work[T]) -> T:
-    """``BEGIN IMMEDIATE``, the work, ``COMMIT``; any exception rolls the whole of it back."""
+def _in_transaction(conn: sqlite3.Connection, work: Work[T], durable: bool = True) -> T:
+    """``BEGIN IMMEDIATE``, the work, ``COMMIT``; any exception rolls the whole of it back.
+    Not ``durable``: this one commit does not wait for the disk (see :meth:`Database.write`)."""
+    if not durable:
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            return _in_transaction(conn, work)
+        finally:
+            conn.execute("PRAGMA synchronous = FULL")
     conn.execute("BEGIN IMMEDIATE")
     try:
         result = work(conn)
@@ -228,10 +235,16 @@ class Database:
 
     # --- reads and writes ----------------------------------------------------------------------
 
-    async def write(self, work: Work[T]) -> T:
+    async def write(self, work: Work[T], *, durable: bool = True) -> T:
         """Run ``work`` on the writer's thread in one ``BEGIN IMMEDIATE`` transaction: one
         trip. A cancelled caller does not cut it short: the transaction commits or rolls back
         whole, on the thread, and the next write finds the writer idle.
+
+        ``durable=False`` is for bookkeeping whose loss in a power cut only repeats work (an
+        update marked handled, which is handled again idempotently; a message marked sent,
+        which is sent again): its commit does not wait for an fsync. A kill -9 still loses
+        nothing (the WAL is in the kernel's cache), and the next durable commit, which fsyncs
+        the WAL up to itself, makes it durable too.
 
         Raises :class:`WriteFailed` when the write did not reach the file at the database's
         path: SQLite refused it, or the file was deleted, replaced or overwritten meanwhile.
@@ -242,7 +255,7 @@ class Database:
         if problem := self._files.moved():
             raise self._failed(WriteFailed, problem)
         try:
-            result = await self._on_writer_thread(_in_transaction, self.writer, work)
+            result = await self._on_writer_thread(_in_transaction, self.writer, work, durable)
         except sqlite3.Error as exc:
             if failed := self._storage_error(exc, WriteFailed):
                 raise failed from exc
@@ -251,9 +264,9 @@ class Database:
             raise self._failed(WriteFailed, problem)
         return result
 
-    async def execute(self, sql: str, params: Params = ()) -> int:
+    async def execute(self, sql: str, params: Params = (), *, durable: bool = True) -> int:
         """One write statement in its own transaction; returns the number of rows changed."""
-        return await self.write(lambda conn: conn.execute(sql, params).rowcount)
+        return await self.write(lambda conn: conn.execute(sql, params).rowcount, durable=durable)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         self._check_safe(DatabaseUnusable)

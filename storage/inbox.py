@@ -85,9 +85,12 @@ class Inbox:
         return [Received(r[0], r[1], json.loads(r[2])) for r in rows]
 
     async def done(self, update_id: int) -> None:
+        """Handled. Not worth an fsync: lost in a power cut, the update is handled again, and
+        handling is idempotent by ``update_id``."""
         await self._db.execute(
             "UPDATE inbox SET state = 'done', handled_at = ? WHERE update_id = ?",
             (self._db.now(), update_id),
+            durable=False,
         )
 
     async def failed(self, update_id: int, error: str) -> None:

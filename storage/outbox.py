@@ -228,11 +228,13 @@ class Outbox:
         return None if row is None else _item(row)
 
     async def mark_sending(self, item_id: int) -> bool:
-        """Claim a pending message before the request goes out; ``False`` if it was not pending."""
+        """Claim a pending message before the request goes out; ``False`` if it was not pending.
+        (Not worth an fsync, as :meth:`mark_sent`: a claim lost in a power cut is sent again.)"""
         changed = await self._db.execute(
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1"
             " WHERE id = ? AND state = 'pending'",
             (item_id,),
+            durable=False,
         )
         return changed > 0
 
@@ -245,7 +247,8 @@ class Outbox:
         edited: int | None = None,
     ) -> None:
         """Sent as ``message_id``, showing ``shown``; ``edited``: the row whose message this
-        one edited, which shows that now."""
+        one edited, which shows that now. Not worth an fsync: lost in a power cut, the message
+        is sent again (at least once, never lost)."""
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -256,7 +259,7 @@ class Outbox:
             if edited is not None:
                 conn.execute("UPDATE outbox SET shown = ? WHERE id = ?", (shown, edited))
 
-        await self._db.write(work)
+        await self._db.write(work, durable=False)
 
     async def retry_later(self, item_id: int, *, not_before: datetime, error: str) -> None:
         await self._db.execute(

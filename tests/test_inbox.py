@@ -130,3 +130,25 @@ async def test_handled_rows_are_pruned_but_the_offset_is_kept(
 )
 def test_the_chat_an_update_is_ordered_in(raw: dict[str, object], chat: int | None) -> None:
     assert chat_of(raw) == chat
+
+
+async def test_a_mark_without_an_fsync_is_committed_and_the_next_write_is_durable_again(
+    storage: Storage,
+) -> None:
+    """Marking an update handled skips the fsync (a power cut only has it handled again), but
+    it is committed as any write, and every write after it waits for the disk again."""
+    writer = storage.db.writer
+    await storage.inbox.receive([{"update_id": 7, "message": {}}])
+    await storage.inbox.done(7)
+    with closing(sqlite3.connect(f"file:{storage.db.path}?mode=ro", uri=True)) as other:
+        assert other.execute("SELECT state FROM inbox WHERE update_id = 7").fetchone() == ("done",)
+    assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2, "FULL again"
+
+    def fails(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE inbox SET state = 'failed' WHERE update_id = 7")
+        raise sqlite3.IntegrityError("refused")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await storage.db.write(fails, durable=False)
+    assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2, "FULL after a failure too"
+    assert (await rows.inbox_states(storage)) == {"done": 1}, "rolled back whole"
