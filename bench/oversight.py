@@ -8,8 +8,8 @@ most of its slots, some late, some revised.
 
 The operations, as the bot runs them: the due-date scan of the JobQueue's minute tick, on the
 morning it finds this morning's reminders and on every minute after (when the log holds them);
-the scorecard's inputs; opening a round (the one write transaction: the round, its slots and
-every request row); and compiling the generated round for the office's document.
+/scorecard's reads and ranking; opening a round (the one write transaction: the round, its
+slots and every request row); and compiling the generated round for the office's document.
 """
 
 from __future__ import annotations
@@ -22,14 +22,11 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bench.rounds import statement_text
-from bot.due import due_dates
 from bot.lights import year_end
 from bot.plan import Plan
 from bot.reminders import AT, Reminders, moment_of
-from bot.round_report import DepartmentTally
-from bot.rounds import compiled, deadline, owed_statements, round_summary
-from bot.standing import Standing, standings
-from storage import Storage
+from bot.rounds import compiled, deadline, owed_statements
+from bot.scorecard import scorecard as scorecard_of
 from storage.db import to_db
 from storage.due import Remind
 from storage.outbox import OutKind
@@ -207,24 +204,9 @@ async def idle_rows_of(bench: Bench) -> tuple[int, int]:
     return read, read
 
 
-async def scorecard_inputs(
-    storage: Storage, plan: Plan, *, today: date, zone: ZoneInfo
-) -> tuple[dict[str, Standing], tuple[DepartmentTally, ...]]:
-    """Stands in for ``bot/scorecard.py: scorecard(storage, plan, *, today, zone)``, being
-    built on another branch, with its signature: what it reads and computes, each lead
-    department's standing and the latest round's summary."""
-    states = await storage.updates.states()
-    due = await due_dates(storage, plan)
-    reports = await storage.updates.last_reports()
-    latest = await storage.rounds.latest()
-    summary = () if latest is None else await round_summary(storage, latest.id, plan)
-    return standings(plan, states, due, today, reports), summary
-
-
 async def scorecard(bench: Bench, _: int) -> None:
-    """What ``/scorecard`` reads and computes (switch to ``scorecard()`` when it lands)."""
-    at = bench.context.at
-    await scorecard_inputs(bench.storage, bench.plan, today=at.today, zone=at.zone)
+    """What ``/scorecard`` reads and computes before it renders a page."""
+    await scorecard_of(bench.storage, bench.plan, today=bench.context.at.today)
 
 
 async def scorecard_rows(bench: Bench) -> tuple[int, int]:

@@ -42,6 +42,7 @@ from bot.due import moment as moment_at
 from bot.i18n import t
 from bot.permissions import Actor
 from bot.plan import Plan, Task, load_plan
+from bot.plan_years import index_plan
 from bot.render.digest import MAX_CHANGES
 from bot.render.tasks import Moment, list_page, page_keyboard
 from handlers.cards import card
@@ -487,6 +488,7 @@ async def open_bench(size: Size, path: Path) -> Bench:
     people = Population(size, tuple(d.code for d in plan.departments))
     storage = Storage(path, clock=BenchClock())
     await storage.open(plan_year=plan.year)
+    await index_plan(storage, plan)  # what the start's reconcile writes: the digest counts it
     since = await storage.db.tracking_since()
     digester = Digester(storage, plan, zone=ZONE, default_language="zh", tracking_since=since)
     context = StandIn(
@@ -585,7 +587,7 @@ DESCRIPTIONS = {
     "digest": f"{BIG_DEPT} weekly digest (gather + render)",
     "due scan": "due tick, the morning it finds work (decide + log + owe)",
     "due idle": "due tick, every other minute (nothing new)",
-    "scorecard": "scorecard's inputs (standings + last reports + round summary)",
+    "scorecard": "/scorecard (standings + last reports + round summary, ranked)",
     "round compile": "compile the round from the database (for the export)",
     "round open": "open a round (slots + requests, one transaction)",
 }
