@@ -313,6 +313,8 @@ class Queries:
 
     seconds: Counter[str] = field(default_factory=Counter)
     calls: Counter[str] = field(default_factory=Counter)
+    fetched: int = 0
+    """Rows the reads returned, all statements together."""
     reads: dict[str, tuple[str, Any]] = field(default_factory=dict)
     plans: dict[str, str] = field(default_factory=dict)
     """A read's query plan (``EXPLAIN QUERY PLAN``), once :func:`query_plans` asked for it."""
@@ -355,9 +357,11 @@ def timed_queries(db: Database, queries: Queries | None = None) -> Iterator[Quer
             queries.reads.setdefault(label, (sql, params))
             started = time.perf_counter()
             try:
-                return await method(sql, params)
+                result = await method(sql, params)
             finally:
                 queries.add(label, time.perf_counter() - started)
+            queries.fetched += len(result) if isinstance(result, list) else result is not None
+            return result
 
         return timed
 
