@@ -22,6 +22,7 @@ BENCHMARKS = {
     "startup": "bench.startup",
     "answering": "bench.answering",
     "fanout": "bench.fanout",
+    "roundfanout": "bench.round_fanout",
     "scale": "bench.scale",
     "rounds": "bench.rounds",
 }

@@ -43,6 +43,10 @@ TASK = 45
 """Led by the Publicity Department with nine others taking part: many ways to follow it."""
 TELEGRAM_RATE = 30.0
 """Messages a second Telegram allows a bot overall: the floor is messages ÷ this."""
+GROUP_GAP = 60 / 20
+"""Seconds between two messages to one group that Telegram's 20 a minute allow."""
+PRIVATE_GAP = 1.0
+"""Seconds between two messages to one private chat that Telegram's 1 a second allows."""
 ASKERS = 10
 ASK_EVERY = 0.5
 """Seconds between two questions in the run with people asking (each person every 5 s)."""
@@ -108,8 +112,14 @@ class Case:
 
     @property
     def floor(self) -> float:
-        """What the limits allow for everything the bot sent meanwhile, answers included."""
-        return (self.messages + len(self.answers)) / TELEGRAM_RATE
+        """What the limits allow for everything the bot sent meanwhile, answers included: 30
+        a second overall, or a chat's own limit where that takes longer (a group's 20 a minute,
+        a private chat's 1 a second, for the messages after its first)."""
+        overall = (self.messages + len(self.answers)) / TELEGRAM_RATE
+        own = [
+            (n - 1) * (GROUP_GAP if chat < 0 else PRIVATE_GAP) for chat, n in self.expected.items()
+        ]
+        return max([overall, *own])
 
     @property
     def ratio(self) -> float:

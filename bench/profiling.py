@@ -21,13 +21,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pyinstrument.frame import Frame
 from pyinstrument.session import Session
+
+from storage.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("bot", "handlers", "storage")
@@ -294,3 +297,101 @@ def _library_parts(path: Path) -> tuple[str, ...]:
         if part.startswith("python3") and parts[i - 1] == "lib" and ".venv" not in parts:
             return parts[i + 1 :]
     return ()
+
+
+# --- what a database's statements took ---------------------------------------------------------
+
+LABEL_CHARS = 90
+"""A query is named by its SQL, cut to this many characters."""
+
+
+@dataclass
+class Queries:
+    """What one database's reads and writes took while :func:`timed_queries` held it: the
+    seconds awaited per read (named by its SQL) and per write (by its work function), with
+    each read's first parameters, to ask SQLite for its query plan."""
+
+    seconds: Counter[str] = field(default_factory=Counter)
+    calls: Counter[str] = field(default_factory=Counter)
+    fetched: int = 0
+    """Rows the reads returned, all statements together."""
+    reads: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    plans: dict[str, str] = field(default_factory=dict)
+    """A read's query plan (``EXPLAIN QUERY PLAN``), once :func:`query_plans` asked for it."""
+
+    def add(self, label: str, seconds: float) -> None:
+        self.seconds[label] += seconds
+        self.calls[label] += 1
+
+    def summary(self, repetitions: int, top: int = 4) -> str:
+        """The statements that took longest, in ms a repetition, each read with its plan."""
+        parts = []
+        for label, seconds in self.seconds.most_common(top):
+            plan = f" [{self.plans[label]}]" if label in self.plans else ""
+            each = seconds / max(repetitions, 1) * 1000
+            parts.append(f"{label} {each:.1f} ms{plan}")
+        return "; ".join(parts) or "no statement"
+
+
+def sql_label(sql: str) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def work_label(work: Callable[..., Any]) -> str:
+    """``write Rounds.open``: a write's work function, named by the method it is defined in."""
+    name = getattr(work, "__qualname__", repr(work)).removesuffix(".<locals>.work")
+    return f"write {name}"
+
+
+@contextmanager
+def timed_queries(db: Database, queries: Queries | None = None) -> Iterator[Queries]:
+    """Time every read and write of ``db`` (by wrapping its methods on the instance) while the
+    block runs, into ``queries`` (or new ones); the methods are its own again afterwards."""
+    queries = Queries() if queries is None else queries
+    fetchall, fetchone, write = db.fetchall, db.fetchone, db.write
+
+    def reading(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def timed(sql: str, params: Any = ()) -> Any:
+            label = sql_label(sql)
+            queries.reads.setdefault(label, (sql, params))
+            started = time.perf_counter()
+            try:
+                result = await method(sql, params)
+            finally:
+                queries.add(label, time.perf_counter() - started)
+            queries.fetched += len(result) if isinstance(result, list) else result is not None
+            return result
+
+        return timed
+
+    async def timed_write(work: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return await write(work)
+        finally:
+            queries.add(work_label(work), time.perf_counter() - started)
+
+    async def timed_execute(sql: str, params: Any = ()) -> Any:
+        started = time.perf_counter()
+        try:
+            return await write(lambda conn: conn.execute(sql, params).rowcount)
+        finally:
+            queries.add(f"write {sql_label(sql)}", time.perf_counter() - started)
+
+    db.fetchall, db.fetchone = reading(fetchall), reading(fetchone)  # type: ignore[method-assign]
+    db.write, db.execute = timed_write, timed_execute  # type: ignore[method-assign]
+    try:
+        yield queries
+    finally:
+        del db.fetchall, db.fetchone, db.write, db.execute
+
+
+async def query_plans(db: Database, queries: Queries, top: int = 4) -> None:
+    """Ask SQLite how it runs the reads that took longest (a SCAN reads every row)."""
+    for label, _ in queries.seconds.most_common(top):
+        if label not in queries.reads:
+            continue
+        sql, params = queries.reads[label]
+        rows = await db.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
+        queries.plans[label] = ", ".join(str(row[3]) for row in rows)

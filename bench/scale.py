@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from bench import sized
+from bench import oversight, sized
 from bench.memory import current_rss_mb, rss_mb
-from bench.profiling import spied
+from bench.oversight import closure_of
+from bench.profiling import Queries, query_plans, spied, timed_queries
 from bench.report import Goal, Section, percentile
 from bench.settle import settle
 from bot.context import BotContext
@@ -41,7 +42,7 @@ from bot.due import moment as moment_at
 from bot.i18n import t
 from bot.permissions import Actor
 from bot.plan import Plan, Task, load_plan
-from bot.render.digest import MAX_CHANGES
+from bot.plan_years import index_plan
 from bot.render.tasks import Moment, list_page, page_keyboard
 from handlers.cards import card
 from handlers.common import Caller
@@ -49,6 +50,7 @@ from handlers.tasks import MINE, build_list
 from storage import Storage
 from storage.db import to_db
 from storage.digests import DigestChat, DigestSettings
+from storage.people import WHOLE_PLAN
 from storage.updates import Status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +72,8 @@ SEED = 20261126
 
 REPETITIONS = {
     "/mytasks": sized(200, 60), "/task": sized(200, 60), "record": sized(100, 30),
-    "digest": sized(80, 24),
+    "digest": sized(80, 24), "whole digest": sized(40, 12), "due scan": sized(60, 20), "due idle": sized(60, 20),
+    "scorecard": sized(30, 10), "round compile": sized(10, 4), "round open": sized(15, 5),
 }  # fmt: skip
 WARMUP = 5
 NOISY = 0.3
@@ -80,7 +83,14 @@ PROFILED_SECONDS = 3.0
 """How long an operation that misses a goal is repeated at the largest size under py-spy."""
 ALONE_REPETITIONS = sized(30, 10)
 GOAL_P99_MS = 20.0
+"""For everything a person waits for, and what holds the event loop they wait on."""
+GOAL_COMPILE_MS = 1000.0
+"""The compiled round for the export is not a chat answer: the data under a second."""
+GOALS_P99_MS = {"round compile": GOAL_COMPILE_MS}
+"""Operations whose p99 goal is not :data:`GOAL_P99_MS`."""
 GOAL_RSS_MB = 150.0
+READS_WHAT_IT_LISTS = ("digest", "whole digest")
+"""Operations that count in SQL and read only the rows they show, which are bounded."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +252,12 @@ class Progress:
         self.last_id[task] = update
         self.updated_at[task] = at
 
+    def closures(self) -> dict[int, str | None]:
+        """Each task's place in closing (``bench/oversight.py: closure_of``)."""
+        return {task: closure_of(task, status) for task, status in enumerate(self.status)}
+
     def states(self, year: int) -> Iterator[Row]:
+        closures = self.closures()
         for task in range(1, len(self.status)):
             if self.last_id[task]:
                 yield (
@@ -253,6 +268,7 @@ class Progress:
                     self.last_id[task],
                     self.updated_at[task],
                     self.changed_at[task],
+                    closures[task],
                 )
 
 
@@ -340,7 +356,7 @@ INSERTS = {
     " progress, note, author_id, dept, chat_id, created_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "task_state": "INSERT INTO task_state (plan_year, task, status, progress, last_update_id,"
-    " updated_at, status_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    " updated_at, status_changed_at, closure) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 }
 
 
@@ -362,6 +378,9 @@ def fill(path: Path, size: Size) -> None:
         conn.executemany(INSERTS["subscriptions"], subscription_rows(plan, people, rng, at))
         conn.executemany(INSERTS["status_updates"], history(plan, people, progress, rng))
         conn.executemany(INSERTS["task_state"], progress.states(plan.year))
+        closures = progress.closures()
+        oversight.insert(conn, oversight.due_rows(plan, closures, anchor=ANCHOR, zone=ZONE))
+        oversight.insert(conn, oversight.round_rows(plan, people, rng, anchor=ANCHOR, zone=ZONE))
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
     finally:
@@ -461,8 +480,11 @@ class Bench:
     @property
     def digest_chat(self) -> DigestChat:
         """The big department's group, as the digest queue describes it."""
+        return self.digest_chat_of(BIG_DEPT)
+
+    def digest_chat_of(self, binding: str) -> DigestChat:
         settings = DigestSettings(self.people.group_id(1), True, 1, "09:00")
-        return DigestChat(self.people.group_id(1), "supergroup", BIG_DEPT, "zh", settings, False)
+        return DigestChat(self.people.group_id(1), "supergroup", binding, "zh", settings, False)
 
 
 async def open_bench(size: Size, path: Path) -> Bench:
@@ -471,6 +493,7 @@ async def open_bench(size: Size, path: Path) -> Bench:
     people = Population(size, tuple(d.code for d in plan.departments))
     storage = Storage(path, clock=BenchClock())
     await storage.open(plan_year=plan.year)
+    await index_plan(storage, plan)  # what the start's reconcile writes: the digest counts it
     since = await storage.db.tracking_since()
     digester = Digester(storage, plan, zone=ZONE, default_language="zh", tracking_since=since)
     context = StandIn(
@@ -524,15 +547,34 @@ async def digest(bench: Bench, _: int) -> None:
     await bench.digester.messages(bench.digest_chat, ANCHOR)
 
 
+async def whole_digest(bench: Bench, _: int) -> None:
+    """The whole-plan group's weekly digest (every task counted, the scorecard's worst rows)."""
+    await bench.digester.messages(bench.digest_chat_of(WHOLE_PLAN), ANCHOR)
+
+
+async def fetched_by(bench: Bench, operation: Operation) -> int:
+    """The rows an operation's reads return, counted as it runs once more (not timed)."""
+    with timed_queries(bench.storage.db) as queries:
+        await operation(bench, 0)
+    return queries.fetched
+
+
 async def digest_rows(bench: Bench) -> tuple[int, int]:
-    """What a department digest needs (its tasks' states, this week's changes to them) and
-    what ``Digester.render`` fetches (those states, and only the changes it lists)."""
+    """What a department digest counts (its tasks, this week's changes to them), and the rows
+    its reads return: the few it lists, whatever the department's size."""
     start = scheduled_start(bench.digester.week(ANCHOR), ZONE)
     tasks = {task.number for task in bench.plan.tasks_of(BIG_DEPT)}
     end = ANCHOR + timedelta(microseconds=1)
     changes = await bench.storage.updates.count_between(start, end, tasks=tasks)
-    states = len(await bench.storage.updates.states(tasks))
-    return states + changes, states + min(changes, MAX_CHANGES)
+    return len(tasks) + changes, await fetched_by(bench, digest)
+
+
+async def whole_digest_rows(bench: Bench) -> tuple[int, int]:
+    """What the whole-plan digest counts (every task, the week's changes), and what it reads."""
+    start = scheduled_start(bench.digester.week(ANCHOR), ZONE)
+    end = ANCHOR + timedelta(microseconds=1)
+    changes = await bench.storage.updates.count_between(start, end)
+    return len(bench.plan.tasks) + changes, await fetched_by(bench, whole_digest)
 
 
 Operation = Callable[[Bench, int], Awaitable[None]]
@@ -541,13 +583,46 @@ OPERATIONS: dict[str, Operation] = {
     "/task": task_card,
     "record": record,
     "digest": digest,
+    "whole digest": whole_digest,
+    "due scan": oversight.due_scan,
+    "due idle": oversight.due_idle,
+    "scorecard": oversight.scorecard,
+    "round compile": oversight.round_compile,
+    "round open": oversight.round_open,
 }
+"""In the order measured: ``round open`` last, as the rounds it opens change what the latest
+round is."""
+PREPARE: dict[str, Operation] = {
+    "due scan": oversight.forget_this_morning,
+    "round open": oversight.close_open_round,
+}
+"""Run before each repetition of the operation, not timed."""
+ROWS: dict[str, Callable[[Bench], Awaitable[tuple[int, int]]]] = {
+    "digest": digest_rows,
+    "whole digest": whole_digest_rows,
+    "due scan": oversight.due_rows_of,
+    "due idle": oversight.idle_rows_of,
+    "scorecard": oversight.scorecard_rows,
+    "round compile": oversight.compile_rows,
+}
+"""Counted once the operation is measured, not timed: the rows it must return, and fetched."""
 DESCRIPTIONS = {
     "/mytasks": f"/mytasks, member of {BIG_DEPT} (list + states + page 1)",
     "/task": "/task N (state + last 5 updates + card)",
     "record": "record an update + its outbox rows",
     "digest": f"{BIG_DEPT} weekly digest (gather + render)",
+    "whole digest": "the whole-plan weekly digest (with the scorecard's worst five)",
+    "due scan": "due tick, the morning it finds work (decide + log + owe)",
+    "due idle": "due tick, every other minute (nothing new)",
+    "scorecard": "/scorecard (standings + last reports + round summary, ranked)",
+    "round compile": "compile the round from the database (for the export)",
+    "round open": "open a round (slots + requests, one transaction)",
 }
+
+
+def key_of(name: str) -> str:
+    """An operation's part of its figures' names: ``mytasks``, ``due_scan``."""
+    return name.strip("/").replace(" ", "_")
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -579,11 +654,14 @@ async def measure(benches: Sequence[Bench], name: str, operation: Operation) -> 
     """Repetition by repetition across the sizes, alternating their order: a noisy moment on
     the machine hits every size, not one."""
     collections = FullCollections()
+    prepare = PREPARE.get(name)
     gc.callbacks.append(collections)
     try:
         for repetition in range(-WARMUP, REPETITIONS[name]):
             order = benches if repetition % 2 else list(reversed(benches))
             for bench in order:
+                if prepare is not None:
+                    await prepare(bench, repetition)
                 collected = len(collections.pauses)
                 started = time.perf_counter()
                 await operation(bench, repetition)
@@ -632,14 +710,25 @@ def goals(name: str, benches: Sequence[Bench]) -> list[Goal]:
     p99 = percentile(last.samples[name], 0.99)
     time_growth = percentile(last.samples[name], 0.5) / percentile(first.samples[name], 0.5)
     row_growth = last.rows[name][0] / first.rows[name][0]
-    key = name.strip("/")
-    return [
-        Goal(f"scale.{key}.p99_ms", f"{name}: p99 at {last.size.label} ≤ {GOAL_P99_MS:g} ms",
-             p99, GOAL_P99_MS, unit=" ms", margin=NOISY),
+    key, threshold = key_of(name), GOALS_P99_MS.get(name, GOAL_P99_MS)
+    found = [
+        Goal(f"scale.{key}.p99_ms", f"{name}: p99 at {last.size.label} ≤ {threshold:g} ms",
+             p99, threshold, unit=" ms", margin=NOISY),
         Goal(f"scale.{key}.growth", f"{name}: p50 grows ≤ {GROWTH_SLACK:g} × its rows "
              f"({first.size.label} → {last.size.label})", time_growth / row_growth, GROWTH_SLACK,
              margin=NOISY),
     ]  # fmt: skip
+    if name in READS_WHAT_IT_LISTS:
+        # From the middle size up: its lists are full there, and only what it counts grows.
+        middle = benches[-2]
+        reads = last.rows[name][1] / middle.rows[name][1]
+        counted = last.rows[name][0] / middle.rows[name][0]
+        found.append(
+            Goal(f"scale.{key}.reads_growth", f"{name}: rows read grow ≤ {GROWTH_SLACK:g}× "
+                 f"({middle.size.label} → {last.size.label}, while what it counts grows "
+                 f"{counted:.0f}×): as what it lists, not as what it counts", reads, GROWTH_SLACK)
+        )  # fmt: skip
+    return found
 
 
 def collected(name: str, benches: Sequence[Bench], collections: FullCollections) -> str:
@@ -656,11 +745,11 @@ async def measured(benches: Sequence[Bench], name: str) -> list[Section]:
         bench.samples.pop(name, None)
         bench.undisturbed.pop(name, None)
     collections = await measure(benches, name, OPERATIONS[name])
-    if name == "digest":
+    if name in ROWS:
         for bench in benches:
-            bench.rows["digest"] = await digest_rows(bench)
+            bench.rows[name] = await ROWS[name](bench)
     part = Section(name, [], notes=[collected(name, benches, collections)])
-    key = name.strip("/")
+    key = key_of(name)
     for bench in benches:
         for q, label in ((0.5, "p50"), (0.99, "p99")):
             value = percentile(bench.samples[name], q)
@@ -673,21 +762,29 @@ async def explain(benches: Sequence[Bench], name: str, missed: Sequence[Goal]) -
     """Profile the operation at the largest size with py-spy, every thread of this process,
     idle or not (a write's time is on SQLite's writer thread): the cause of a miss."""
     largest = benches[-1]
-    repetitions = 0
+    repetitions, prepare, spent, queries = 0, PREPARE.get(name), 0.0, Queries()
     async with spied(os.getpid(), idle=True) as spy:
         until = time.perf_counter() + PROFILED_SECONDS
         while time.perf_counter() < until:
-            await OPERATIONS[name](largest, repetitions)
+            if prepare is not None:
+                await prepare(largest, repetitions)
+            with timed_queries(largest.storage.db, queries):
+                started = time.perf_counter()
+                await OPERATIONS[name](largest, repetitions)
+                spent += time.perf_counter() - started
             repetitions += 1
+    await query_plans(largest.storage.db, queries)
     found = spy.result
     assert found is not None
     selector = found.share_of_leaves("MainThread", "Selector.select (")
+    untimed = f" (and, not timed, {PREPARE[name].__name__})" if name in PREPARE else ""
     cause = (
-        f"{repetitions} repetitions at {largest.size.label} sampled by py-spy "
+        f"{repetitions} repetitions at {largest.size.label}{untimed} sampled by py-spy "
         f"({found.seconds:.1f} s); the event loop's thread waited in its selector "
         f"{selector:.0%} of the time; the project's functions on it, callees included: "
         + ", ".join(f"{f} {share:.0%}" for f, share in found.functions[:5])
-        + f"; {found.waits()}."
+        + f"; {found.waits()}. Of {spent / repetitions * 1000:.1f} ms a repetition, the "
+        f"statements it awaited longest: {queries.summary(repetitions)}."
     )
     for goal in missed:
         goal.cause = cause
@@ -775,7 +872,7 @@ def memory_section(marks: Marks, alone: Marks) -> Section:
     section.notes += [
         "bot alone: a child process that does what the bot does at the largest size and "
         f"nothing else: imports bot.app, loads the plan, opens the database, runs each "
-        f"operation {ALONE_REPETITIONS} times.",
+        f"operation {ALONE_REPETITIONS} times (or as many as it is measured, if fewer).",
         "peak = VmHWM (getrusage maxrss, except that in a child process maxrss starts from the "
         "parent's), then = VmRSS at that moment.",
         "benchmark: this process (it never generates; the generators' peaks are listed with "
@@ -828,8 +925,10 @@ async def bot_alone(path: Path, factor: int) -> Marks:
     mark(marks, "after loading the plan and opening the database")
     gc.freeze()  # as the bot does at the end of post_init
     try:
-        for operation in OPERATIONS.values():
-            for repetition in range(ALONE_REPETITIONS):
+        for name, operation in OPERATIONS.items():
+            for repetition in range(min(ALONE_REPETITIONS, REPETITIONS[name])):
+                if (prepare := PREPARE.get(name)) is not None:
+                    await prepare(bench, repetition)
                 await operation(bench, repetition)
     finally:
         await bench.storage.close()

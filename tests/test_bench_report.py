@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from bench.compare import comparison
+from bench.fanout import Case
 from bench.profiling import from_stacks
 from bench.report import Goal, Section, document, markdown
+from bench.round_fanout import Opening, report
 from bench.settle import settle
 from bench.startup import heavy_chains, imports
 from tests.conftest import ROOT
@@ -158,3 +161,41 @@ def test_importtime_lines_name_who_imported_a_heavy_library() -> None:
     ]  # fmt: skip
     assert heavy_chains(found) == ["matplotlib ← bot.render.chart"]
     assert heavy_chains(imports("import time:        50 |         50 | json")) == []
+
+
+def case_of(expected: dict[int, int], arrivals: dict[int, list[float]], **kw: object) -> Case:
+    """A fan-out started at 0 whose chats got their messages at ``arrivals`` (seconds)."""
+    return Case("c", 0.0, arrivals, Counter(expected), **kw)  # type: ignore[arg-type]
+
+
+def test_the_floor_is_the_overall_rate_unless_a_chats_own_limit_takes_longer() -> None:
+    assert case_of({-1: 1, 2: 1}, {}, answers=[0.1]).floor == 3 / 30
+    assert case_of({-1: 5, 2: 1}, {}).floor == 12.0  # a group's 20 a minute: 3 s apart
+    assert case_of({2: 4, -1: 1}, {}).floor == 3.0  # a private chat's 1 a second
+    assert case_of({n: 1 for n in range(1, 61)}, {}).floor == 2.0
+
+
+def test_an_opening_reports_a_429_and_a_late_answer_as_missed_with_their_cause() -> None:
+    chats = {-n: 1 for n in range(1, 61)}
+    good = case_of(chats, {chat: [1.2] for chat in chats}, answers=[0.03])
+    bad = case_of(
+        chats, {chat: [3.5] for chat in list(chats)[1:]} | {-1: []}, answers=[0.5],
+        too_many=1, refused=1,
+    )  # fmt: skip
+    section = report(
+        [Opening(good, answer=0.03), Opening(bad, answer=0.5, before_answer=2)], 60, 230
+    )
+    verdicts = {goal.name: (goal.verdict, goal.figure) for goal in section.goals}
+    assert verdicts == {
+        "round_fanout.floor_ratio": ("missed", 3.5 / (61 / 30)),
+        "round_fanout.delivery": ("missed", 2),
+        "round_fanout.answer_first": ("missed", 2),
+        "round_fanout.answer_ms": ("missed", 500.0),
+    }
+    causes = {goal.name: goal.cause for goal in section.goals}
+    assert causes["round_fanout.delivery"] == (
+        "c: 1 refused (1 × 429), 1 chats without their request, 0 with it twice."
+    )
+    assert causes["round_fanout.answer_first"] == "c: 2 requests delivered before the answer."
+    assert [row[2:4] for row in section.rows] == [["30", "0"], ["500", "2"]]
+    assert all(goal.met for goal in report([Opening(good, answer=0.03)], 60, 230).goals)
