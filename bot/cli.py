@@ -235,23 +235,32 @@ def cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def format_asked(args: argparse.Namespace) -> str:
+    """``--format``, else the suffix of ``-o`` (the caller picks its default for neither)."""
+    return args.format or (args.output.suffix.lower().lstrip(".") if args.output else "")
+
+
+def written(output: Path, data: bytes) -> Path:
+    """A command's file written, or one line saying why not."""
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise Abort(f"cannot write {output}: {exc.strerror or exc}") from None
+    return output
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.export import ExportError, Format, export_database
 
     settings = settings_or_abort()
     plan = plan_or_abort(settings)
-    suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
-    fmt: Format = "csv" if (args.format or suffix) == "csv" else "xlsx"
+    fmt: Format = "csv" if format_asked(args) == "csv" else "xlsx"
     lang = args.lang or settings.bot_language
     try:
         export = asyncio.run(export_database(settings, plan, fmt=fmt, lang=lang, year=args.year))
     except ExportError as exc:
         raise Abort(str(exc)) from None
-    output = args.output or Path(export.filename)
-    try:
-        output.write_bytes(export.data)
-    except OSError as exc:
-        raise Abort(f"cannot write {output}: {exc.strerror or exc}") from None
+    output = written(args.output or Path(export.filename), export.data)
     print(f"wrote {output}: {export.count} tasks, {fmt}, {lang}, {len(export.data):,} bytes")
     return 0
 
@@ -261,8 +270,7 @@ def cmd_round(args: argparse.Namespace) -> int:
 
     settings = settings_or_abort()
     plan = plan_or_abort(settings)
-    suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
-    fmt: Format = "xlsx" if (args.format or suffix) == "xlsx" else "docx"
+    fmt: Format = "xlsx" if format_asked(args) == "xlsx" else "docx"
     lang = args.lang or settings.bot_language
     try:
         made = asyncio.run(
@@ -270,11 +278,7 @@ def cmd_round(args: argparse.Namespace) -> int:
         )
     except RoundExportError as exc:
         raise Abort(str(exc)) from None
-    output = args.output or Path(made.filename)
-    try:
-        output.write_bytes(made.data)
-    except OSError as exc:
-        raise Abort(f"cannot write {output}: {exc.strerror or exc}") from None
+    output = written(args.output or Path(made.filename), made.data)
     compiled = made.compiled
     owed = sum(x.owed for x in compiled.tally)
     missing = sum(x.missing for x in compiled.tally)
@@ -291,18 +295,13 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
 
     settings = settings_or_abort()
     plan = plan_or_abort(settings)
-    suffix = args.output.suffix.lower().lstrip(".") if args.output else ""
-    fmt: Format = "csv" if (args.format or suffix) == "csv" else "xlsx"
+    fmt: Format = "csv" if format_asked(args) == "csv" else "xlsx"
     lang = args.lang or settings.bot_language
     try:
         made = asyncio.run(scorecard_database(settings, plan, fmt=fmt, lang=lang))
     except ScorecardError as exc:
         raise Abort(str(exc)) from None
-    output = args.output or Path(made.filename)
-    try:
-        output.write_bytes(made.data)
-    except OSError as exc:
-        raise Abort(f"cannot write {output}: {exc.strerror or exc}") from None
+    output = written(args.output or Path(made.filename), made.data)
     card = made.card
     which = f"round {card.round.id} {card.round.title!r}" if card.round else "no round yet"
     print(
