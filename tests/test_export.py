@@ -339,7 +339,10 @@ async def test_others_are_refused_and_bad_formats_get_the_usage(bot: Harness) ->
 # --- python -m bot export ----------------------------------------------------------------------
 
 
-def run_cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    database: Path, *args: str, command: str = "export"
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot <command> ...`` on ``database``, with no token in its environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
     env.update(
         DATABASE_URL=f"sqlite:///{database}",
@@ -347,7 +350,7 @@ def run_cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
         PYTHONPATH=str(ROOT),
     )
     return subprocess.run(
-        [sys.executable, "-m", "bot", "export", *args],
+        [sys.executable, "-m", "bot", command, *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -379,19 +382,20 @@ def test_the_command_line_writes_the_file(tmp_path: Path, plan: Plan) -> None:
     assert load_workbook(book).sheetnames[0] == "All"
 
 
+@pytest.mark.parametrize("command", ["export", "scorecard"])
 @pytest.mark.parametrize(
     ("content", "says"), [(None, "error: no database at"), (b"garbage", "is not an SQLite")]
 )
 def test_the_command_line_without_a_database_says_so_in_one_line(
-    tmp_path: Path, content: bytes | None, says: str
+    tmp_path: Path, content: bytes | None, says: str, command: str
 ) -> None:
     database = tmp_path / "nowhere" / "bot.db"
     if content is not None:
         database.parent.mkdir()
         database.write_bytes(content)
-    done = run_cli(database, "--format", "csv", "-o", str(tmp_path / "out.csv"))
+    done = run_cli(database, "--format", "csv", "-o", str(tmp_path / "out.csv"), command=command)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert says in done.stderr and "Traceback" not in done.stderr
-    assert database.exists() is (content is not None), "the export never creates a database"
+    assert database.exists() is (content is not None), "it never creates a database"
     assert not (tmp_path / "out.csv").exists()

@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import re
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,7 +28,8 @@ from storage import Storage
 from storage.closures import DoneRule
 from storage.people import WHOLE_PLAN
 from storage.updates import Status
-from tests.conftest import DATA, PLAN_YEAR, ROOT, FakeClock
+from tests.conftest import PLAN_YEAR, FakeClock
+from tests.test_export import run_cli as export_cli
 
 MING, LAN = 2, 3
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -221,16 +220,7 @@ def test_the_digest_shows_the_five_worst_rows(plan: Plan) -> None:
 
 
 def run_cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
-    env.update(
-        DATABASE_URL=f"sqlite:///{database}",
-        TASKS_FILE=str(DATA / "tasks.json"),
-        PYTHONPATH=str(ROOT),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "scorecard", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    return export_cli(database, *args, command="scorecard")
 
 
 def seeded(database: Path, plan: Plan) -> None:
@@ -308,21 +298,3 @@ def test_the_command_line_writes_csv_and_xlsx_that_read_back(tmp_path: Path, pla
     assert ws.max_row == 2 + 43 and ws.freeze_panes == "A3" and ws.auto_filter.ref == "A2:N45"
     reported = next(r for r in ws.iter_rows(min_row=3, values_only=True) if r[1] == "cnipa")
     assert isinstance(reported[8], datetime) and reported[9] == 0
-
-
-@pytest.mark.parametrize(
-    ("content", "says"), [(None, "error: no database at"), (b"garbage", "is not an SQLite")]
-)
-def test_the_command_line_without_a_database_says_so_in_one_line(
-    tmp_path: Path, content: bytes | None, says: str
-) -> None:
-    database = tmp_path / "nowhere" / "bot.db"
-    if content is not None:
-        database.parent.mkdir()
-        database.write_bytes(content)
-    done = run_cli(database, "--format", "csv", "-o", str(tmp_path / "out.csv"))
-    assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert says in done.stderr and "Traceback" not in done.stderr
-    assert database.exists() is (content is not None), "it never creates a database"
-    assert not (tmp_path / "out.csv").exists()
