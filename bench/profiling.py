@@ -365,17 +365,17 @@ def timed_queries(db: Database, queries: Queries | None = None) -> Iterator[Quer
 
         return timed
 
-    async def timed_write(work: Callable[..., Any]) -> Any:
+    async def timed_write(work: Callable[..., Any], *, durable: bool = True) -> Any:
         started = time.perf_counter()
         try:
-            return await write(work)
+            return await write(work, durable=durable)
         finally:
             queries.add(work_label(work), time.perf_counter() - started)
 
-    async def timed_execute(sql: str, params: Any = ()) -> Any:
+    async def timed_execute(sql: str, params: Any = (), *, durable: bool = True) -> Any:
         started = time.perf_counter()
         try:
-            return await write(lambda conn: conn.execute(sql, params).rowcount)
+            return await write(lambda conn: conn.execute(sql, params).rowcount, durable=durable)
         finally:
             queries.add(f"write {sql_label(sql)}", time.perf_counter() - started)
 
