@@ -20,6 +20,11 @@ STAGE = """CASE WHEN s.task IS NULL THEN 'not_started'
      WHEN s.status = 'done' THEN CASE WHEN s.closure = 'awaiting' THEN 'awaiting' ELSE 'closed' END
      ELSE s.status END"""
 """A task's stage (``bot.statuses.Stage``) from its ``task_state`` row ``s`` (or none)."""
+PAST_DUE = "coalesce(d.due, :year_end) < :today"
+"""Its ``due_dates`` row ``d`` (else the plan's year end) is before today."""
+NOT_CLOSED = "coalesce(s.closure, '') != 'closed'"
+OVERDUE = f"{PAST_DUE} AND {NOT_CLOSED}"
+"""Past due and not closed (``bot.lights.is_overdue``)."""
 
 SOON_DAYS = 14
 """As ``bot.lights.SOON``: due within this many days (today included) is due soon."""
@@ -55,7 +60,7 @@ update for 14 days). Per kind the first ``limit`` (led first, in plan order) and
 
 PLAN_COUNTS = f"""
 SELECT t.section, t.lead, {STAGE} AS stage,
-       sum(coalesce(d.due, :year_end) < :today AND coalesce(s.closure, '') != 'closed'),
+       sum({OVERDUE}),
        sum(coalesce(d.due, :year_end) BETWEEN :today AND :soon
            AND coalesce(s.status, '') != 'done'),
        count(*)
@@ -75,6 +80,32 @@ LEFT JOIN task_state AS s ON s.plan_year = td.plan_year AND s.task = td.task
 WHERE td.plan_year = :year AND td.dept = :dept
 GROUP BY stage
 """
+
+LEADS = f"""
+WITH led AS (
+    SELECT t.dept AS lead, count(*) AS led, sum({PAST_DUE}) AS past_due
+    FROM task_departments AS t
+    LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
+    WHERE t.plan_year = :year AND t.is_lead = 1
+    GROUP BY t.dept
+), staged AS (
+    SELECT t.lead, sum(stage = 'closed') AS closed, sum(stage = 'awaiting') AS awaiting,
+           sum(stage = 'blocked') AS blocked, sum(closed_past_due) AS closed_past_due
+    FROM (SELECT s.task, {STAGE} AS stage, s.closure = 'closed' AND {PAST_DUE} AS closed_past_due
+          FROM task_state AS s
+          LEFT JOIN due_dates AS d ON d.plan_year = s.plan_year AND d.task = s.task
+          WHERE s.plan_year = :year AND (s.status IN ('done', 'blocked') OR s.closure IS NOT NULL)
+    ) AS s
+    JOIN plan_tasks AS t ON t.plan_year = :year AND t.task = s.task
+    GROUP BY t.lead
+)
+SELECT led.lead, led.led, coalesce(closed, 0), coalesce(awaiting, 0),
+       led.past_due - coalesce(closed_past_due, 0), coalesce(blocked, 0)
+FROM led LEFT JOIN staged ON staged.lead = led.lead
+"""
+"""Per lead department: tasks led, closed, awaiting, overdue, blocked. Overdue is counted as
+past due less closed and past due, so that only the few tasks done or blocked are looked up
+by state, not every task of the plan (the rule is :data:`OVERDUE`)."""
 
 REPORTING = """
 SELECT DISTINCT dept FROM status_updates
@@ -97,6 +128,18 @@ class PlanCounts:
     by_lead: dict[str, Counter[str]] = field(default_factory=dict)
     overdue: int = 0
     soon: int = 0
+
+
+@dataclass(frozen=True)
+class Led:
+    """Where the tasks a department leads stand (the rule of ``bot/standing.py``)."""
+
+    dept: str
+    led: int
+    closed: int
+    awaiting: int
+    overdue: int
+    blocked: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +193,14 @@ class Counting:
         for kind, task, total in await self._db.fetchall(ATTENTION, params):
             found.setdefault(kind, Listed([], total)).tasks.append(task)
         return found
+
+    async def leads(
+        self, *, today: date, year_end: date, year: int | None = None
+    ) -> dict[str, Led]:
+        """Each department that leads a task: led, closed, awaiting, overdue, blocked."""
+        year = self._db.current_year() if year is None else year
+        params = {"year": year, "today": today.isoformat(), "year_end": year_end.isoformat()}
+        return {row[0]: Led(*row) for row in await self._db.fetchall(LEADS, params)}
 
     async def reporting(self, since: datetime, *, year: int | None = None) -> set[str]:
         """Departments with a status update or note since ``since``."""
