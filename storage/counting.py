@@ -82,30 +82,29 @@ GROUP BY stage
 """
 
 LEADS = f"""
-WITH led AS (
-    SELECT t.dept AS lead, count(*) AS led, sum({PAST_DUE}) AS past_due
+SELECT lead, sum(led), sum(closed), sum(awaiting), sum(past_due) - sum(closed_past_due),
+       sum(blocked)
+FROM (
+    SELECT t.dept AS lead, count(*) AS led, sum({PAST_DUE}) AS past_due, 0 AS closed,
+           0 AS awaiting, 0 AS blocked, 0 AS closed_past_due
     FROM task_departments AS t
     LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
     WHERE t.plan_year = :year AND t.is_lead = 1
     GROUP BY t.dept
-), staged AS (
-    SELECT t.lead, sum(stage = 'closed') AS closed, sum(stage = 'awaiting') AS awaiting,
-           sum(stage = 'blocked') AS blocked, sum(closed_past_due) AS closed_past_due
-    FROM (SELECT s.task, {STAGE} AS stage, s.closure = 'closed' AND {PAST_DUE} AS closed_past_due
-          FROM task_state AS s
-          LEFT JOIN due_dates AS d ON d.plan_year = s.plan_year AND d.task = s.task
-          WHERE s.plan_year = :year AND (s.status IN ('done', 'blocked') OR s.closure IS NOT NULL)
-    ) AS s
-    JOIN plan_tasks AS t ON t.plan_year = :year AND t.task = s.task
-    GROUP BY t.lead
+    UNION ALL
+    SELECT t.lead, 0, 0, {STAGE} = 'closed', {STAGE} = 'awaiting', {STAGE} = 'blocked',
+           s.closure = 'closed' AND {PAST_DUE}
+    FROM task_state AS s
+    JOIN plan_tasks AS t ON t.plan_year = s.plan_year AND t.task = s.task
+    LEFT JOIN due_dates AS d ON d.plan_year = s.plan_year AND d.task = s.task
+    WHERE s.plan_year = :year AND s.status IN ('done', 'blocked')
 )
-SELECT led.lead, led.led, coalesce(closed, 0), coalesce(awaiting, 0),
-       led.past_due - coalesce(closed_past_due, 0), coalesce(blocked, 0)
-FROM led LEFT JOIN staged ON staged.lead = led.lead
+GROUP BY lead
 """
-"""Per lead department: tasks led, closed, awaiting, overdue, blocked. Overdue is counted as
-past due less closed and past due, so that only the few tasks done or blocked are looked up
-by state, not every task of the plan (the rule is :data:`OVERDUE`)."""
+"""Per lead department: tasks led, closed, awaiting, overdue, blocked. Overdue (:data:`OVERDUE`)
+is counted as past due less closed and past due, so that only the tasks done or blocked are
+looked up by state (through its status index), not every task of the plan: a task has a
+closure only while it is done (``storage/updates.py: _close_or_reopen``)."""
 
 REPORTING = """
 SELECT DISTINCT dept FROM status_updates
