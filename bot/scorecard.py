@@ -2,9 +2,10 @@
 /scorecard, ``python -m bot scorecard`` and the whole-plan digest.
 
 A row is a department named on a task of the plan: the tasks it leads, how many of them are
-closed, await the office's confirmation, are overdue or blocked (``bot/standing.py``), its last
-report, and its statements in the current round (the open round, else the latest one, of this
-plan's year; ``None`` when there is none, or the department owes nothing in it).
+closed, await the office's confirmation, are overdue or blocked (the rule of ``bot/standing.py``,
+counted in SQL by ``storage/counting.py``), its last report, and its statements in the current
+round (the open round, else the latest one, of this plan's year; ``None`` when there is none,
+or the department owes nothing in it).
 
 Worst first means, in this order: more overdue tasks; more statements missing in the current
 round; more blocked tasks; a last report longer ago (never is the longest); fewer tasks closed;
@@ -19,12 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from bot.due import due_dates
+from bot.lights import year_end
 from bot.plan import Plan
 from bot.round_report import DepartmentTally
 from bot.rounds import round_summary
-from bot.standing import Standing, standings
 from storage import Storage
+from storage.counting import Led
 from storage.rounds import Round
 
 Format = Literal["csv", "xlsx"]
@@ -91,7 +92,7 @@ def _ranked(row: ScoreRow, rank: int) -> ScoreRow:
 
 def rows_of(
     plan: Plan,
-    standing: Mapping[str, Standing],
+    standing: Mapping[str, Led],
     reports: Mapping[str, datetime],
     tallies: Sequence[DepartmentTally],
 ) -> list[ScoreRow]:
@@ -121,12 +122,13 @@ def rows_of(
 
 async def scorecard(storage: Storage, plan: Plan, *, today: date) -> Scorecard:
     """The plan's scorecard as the database has it on ``today`` (the local date overdue tasks
-    are counted by): the tasks' states and due dates, each department's last report (a seek
-    per department, whatever the history's size) and the current round's tally."""
-    states = await storage.updates.states(year=plan.year)
-    due = await due_dates(storage, plan)
+    are counted by): a row per lead department counted in SQL, each department's last report
+    (a seek per department) and the current round's tally (a row per department), whatever
+    the plan's and the history's size."""
+    standing = await storage.counting.leads(
+        today=today, year_end=year_end(plan.year), year=plan.year
+    )
     reports = await storage.updates.last_reports(year=plan.year)
-    standing = standings(plan, states, due, today)
     current = await storage.rounds.latest()
     if current is not None and current.plan_year != plan.year:
         current = None  # an earlier year's round is not this plan's

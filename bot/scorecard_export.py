@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.config import Settings
 from bot.i18n import Language
 from bot.plan import Plan
-from bot.plan_years import stored_years
+from bot.plan_years import index_plan, stored_years
 from bot.render.scorecard_file import scorecard_file
 from bot.rounds import local_date
 from bot.scorecard import Format, Scorecard, scorecard
@@ -49,6 +49,7 @@ async def scorecard_database(
     try:
         await storage.open(plan_year=plan.year)
         current = (await stored_years(storage, plan)).current
+        await index_plan(storage, current)  # what SQL counts by, as the bot's start writes it
         zone = settings.timezone
         now = storage.db.clock()
         card = await scorecard(storage, current, today=local_date(now, zone))

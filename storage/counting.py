@@ -20,6 +20,11 @@ STAGE = """CASE WHEN s.task IS NULL THEN 'not_started'
      WHEN s.status = 'done' THEN CASE WHEN s.closure = 'awaiting' THEN 'awaiting' ELSE 'closed' END
      ELSE s.status END"""
 """A task's stage (``bot.statuses.Stage``) from its ``task_state`` row ``s`` (or none)."""
+PAST_DUE = "coalesce(d.due, :year_end) < :today"
+"""Its ``due_dates`` row ``d`` (else the plan's year end) is before today."""
+NOT_CLOSED = "coalesce(s.closure, '') != 'closed'"
+OVERDUE = f"{PAST_DUE} AND {NOT_CLOSED}"
+"""Past due and not closed (``bot.lights.is_overdue``)."""
 
 SOON_DAYS = 14
 """As ``bot.lights.SOON``: due within this many days (today included) is due soon."""
@@ -55,7 +60,7 @@ update for 14 days). Per kind the first ``limit`` (led first, in plan order) and
 
 PLAN_COUNTS = f"""
 SELECT t.section, t.lead, {STAGE} AS stage,
-       sum(coalesce(d.due, :year_end) < :today AND coalesce(s.closure, '') != 'closed'),
+       sum({OVERDUE}),
        sum(coalesce(d.due, :year_end) BETWEEN :today AND :soon
            AND coalesce(s.status, '') != 'done'),
        count(*)
@@ -75,6 +80,31 @@ LEFT JOIN task_state AS s ON s.plan_year = td.plan_year AND s.task = td.task
 WHERE td.plan_year = :year AND td.dept = :dept
 GROUP BY stage
 """
+
+LEADS = f"""
+SELECT lead, sum(led), sum(closed), sum(awaiting), sum(past_due) - sum(closed_past_due),
+       sum(blocked)
+FROM (
+    SELECT t.dept AS lead, count(*) AS led, sum({PAST_DUE}) AS past_due, 0 AS closed,
+           0 AS awaiting, 0 AS blocked, 0 AS closed_past_due
+    FROM task_departments AS t
+    LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
+    WHERE t.plan_year = :year AND t.is_lead = 1
+    GROUP BY t.dept
+    UNION ALL
+    SELECT t.lead, 0, 0, {STAGE} = 'closed', {STAGE} = 'awaiting', {STAGE} = 'blocked',
+           s.closure = 'closed' AND {PAST_DUE}
+    FROM task_state AS s
+    JOIN plan_tasks AS t ON t.plan_year = s.plan_year AND t.task = s.task
+    LEFT JOIN due_dates AS d ON d.plan_year = s.plan_year AND d.task = s.task
+    WHERE s.plan_year = :year AND s.status IN ('done', 'blocked')
+)
+GROUP BY lead
+"""
+"""Per lead department: tasks led, closed, awaiting, overdue, blocked. Overdue (:data:`OVERDUE`)
+is counted as past due less closed and past due, so that only the tasks done or blocked are
+looked up by state (through its status index), not every task of the plan: a task has a
+closure only while it is done (``storage/updates.py: _close_or_reopen``)."""
 
 REPORTING = """
 SELECT DISTINCT dept FROM status_updates
@@ -97,6 +127,18 @@ class PlanCounts:
     by_lead: dict[str, Counter[str]] = field(default_factory=dict)
     overdue: int = 0
     soon: int = 0
+
+
+@dataclass(frozen=True)
+class Led:
+    """Where the tasks a department leads stand (the rule of ``bot/standing.py``)."""
+
+    dept: str
+    led: int
+    closed: int
+    awaiting: int
+    overdue: int
+    blocked: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +192,14 @@ class Counting:
         for kind, task, total in await self._db.fetchall(ATTENTION, params):
             found.setdefault(kind, Listed([], total)).tasks.append(task)
         return found
+
+    async def leads(
+        self, *, today: date, year_end: date, year: int | None = None
+    ) -> dict[str, Led]:
+        """Each department that leads a task: led, closed, awaiting, overdue, blocked."""
+        year = self._db.current_year() if year is None else year
+        params = {"year": year, "today": today.isoformat(), "year_end": year_end.isoformat()}
+        return {row[0]: Led(*row) for row in await self._db.fetchall(LEADS, params)}
 
     async def reporting(self, since: datetime, *, year: int | None = None) -> set[str]:
         """Departments with a status update or note since ``since``."""

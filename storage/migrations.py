@@ -603,4 +603,16 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        13,
+        "round_statements_by_dept",
+        """
+        -- A round's tally per department (owed, answered, on time) from range scans of
+        -- covering indexes, not a look-up of each slot's statements: /scorecard at 100x.
+        CREATE INDEX round_statements_by_dept ON round_statements (round_id, dept, task, late);
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

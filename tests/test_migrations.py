@@ -27,6 +27,7 @@ LANDED = {
     10: "3507d1b4553f613c46df45531cae6bfb16dfe644de524cca19ff31d9b16c0f6b",
     11: "57e2c9cff2ff576a80cb0b6153679551d6e34b13fbe1395c23869c25486b2d2a",
     12: "37173005a648ed10627375f11a154bfca134208ff0e32ee1890fb10476843dd0",
+    13: "29d750fddafc4b67f709b17774fd72c37202b51fbf9fbe7800beb1049f530e22",
 }
 VERSIONS = [m.version for m in MIGRATIONS]
 """In order from 1; a number may be missing here while the branch that takes it is not merged."""
@@ -97,6 +98,7 @@ SEED = {
         "INSERT INTO plan_index VALUES (2024, 'f', '{now}')",
     ],
     12: [],  # an index: the status update of version 2 goes through it
+    13: [],  # an index: the round statement of version 9 goes through it
 }
 UPGRADE_YEAR = 2024
 """The year of the plan in TASKS_FILE when an old database is upgraded."""

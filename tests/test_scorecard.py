@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from bot import callbacks
 from bot.i18n import LANGUAGES, Language
 from bot.plan import Plan
+from bot.plan_years import index_plan
 from bot.render.scorecard import PER_PAGE, scorecard_page, worst_rows
 from bot.render.text import MESSAGE_LIMIT, units
 from bot.round_report import DepartmentTally
@@ -84,6 +85,7 @@ def test_worst_first_follows_each_rule_in_turn(plan: Plan) -> None:
 async def test_the_scorecard_reads_states_due_dates_reports_and_the_round(
     storage: Storage, clock: FakeClock, plan: Plan
 ) -> None:
+    await index_plan(storage, plan)
     for user_id, name in ((1, "Ada"), (MING, "Ming"), (LAN, "Lan")):
         await storage.users.seen(user_id, full_name=name)
     today = clock.now.astimezone(SHANGHAI).date()
