@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bench.profiling import timed_queries
 from bench.rounds import statement_text
 from bot.lights import year_end
 from bot.plan import Plan
@@ -210,14 +211,15 @@ async def scorecard(bench: Bench, _: int) -> None:
 
 
 async def scorecard_rows(bench: Bench) -> tuple[int, int]:
-    """What the counts are over (every task's state, the latest round's slots), and what is
-    fetched for them (those, every due date, each department's last report)."""
+    """What the counts are over (every task's state, the latest round's slots), and the rows
+    /scorecard's reads return, counted as it runs once more: a row per department, not those."""
     storage = bench.storage
     states = len(await storage.updates.states())
     latest = await storage.rounds.latest()
     slots = 0 if latest is None else len(await storage.rounds.slots(latest.id))
-    fetched = states + slots + len(await storage.due.dates())
-    return states + slots, fetched + len(await storage.updates.last_reports())
+    with timed_queries(storage.db) as queries:
+        await scorecard(bench, 0)
+    return states + slots, queries.fetched
 
 
 async def close_open_round(bench: Bench, _: int) -> None:
