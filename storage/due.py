@@ -64,6 +64,54 @@ class Reminder:
     announce: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Unreminded:
+    """A task some reminder may be owed for: its due date, and the kinds logged for it."""
+
+    task: int
+    due: date
+    logged: frozenset[Remind]
+
+
+LOGGED_KIND = """SELECT 1 FROM due_reminders AS r
+    WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due AND r.kind = """
+
+UNREMINDED = f"""
+WITH unset(task) AS (
+    SELECT task FROM plan_tasks WHERE plan_year = :year AND :default <= :day14
+    EXCEPT SELECT task FROM due_dates WHERE plan_year = :year
+    ORDER BY task
+), late(due, task) AS (
+    SELECT due, task FROM due_dates WHERE plan_year = :year AND due <= :overdue
+    EXCEPT SELECT due, task FROM due_reminders
+    WHERE plan_year = :year AND kind = 'overdue' AND due <= :overdue
+    ORDER BY due, task
+), t(task, due) AS (
+    SELECT task, due FROM late
+    UNION ALL SELECT task, due FROM due_dates
+    WHERE plan_year = :year AND due BETWEEN :today AND :day14
+    UNION ALL SELECT task, :default FROM unset
+)
+SELECT t.task, t.due,
+       (SELECT group_concat(r.kind) FROM due_reminders AS r
+        WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due) AS logged
+FROM t
+JOIN plan_tasks AS p ON p.plan_year = :year AND p.task = t.task
+LEFT JOIN task_state AS s ON s.plan_year = :year AND s.task = t.task
+WHERE (t.due <= :overdue AND NOT EXISTS ({LOGGED_KIND} 'overdue')
+       OR t.due >= :today AND (NOT EXISTS ({LOGGED_KIND} 'day14')
+                               OR t.due <= :day1 AND NOT EXISTS ({LOGGED_KIND} 'day1')))
+  AND s.closure IS NOT 'closed' AND (t.due <= :overdue OR s.status IS NOT 'done')
+ORDER BY t.task
+"""
+"""The plan's tasks a reminder is owed for (``:day14``, ``:day1``, ``:overdue``: the latest due
+date whose moment of that kind has passed): a task not closed whose overdue notice is due and
+not logged; or, its due date not past (``:today``) and it not done, whose reminder 14 days or a
+day before is due and not logged. Nothing else can be owed (``bot/reminders.py: decide``):
+once the overdue notice is logged, or the due date is past, no reminder ahead goes out. Each
+part is a range of due dates (``late`` merged with the log in index order): the tasks long
+reminded are never looked at one by one. A task without a due date is due at ``:default``."""
+
 SELECT_CHANGES = """
 SELECT c.id, c.plan_year, c.task, c.due, c.previous, c.set_by,
        coalesce(nullif(u.full_name, ''), u.username, '') AS by_name, c.chat_id, c.set_at
@@ -202,12 +250,31 @@ class Due:
 
     # --- reminders ------------------------------------------------------------------------
 
-    async def logged(self, *, year: int | None = None) -> set[tuple[int, date, Remind]]:
-        """The reminders decided so far: (task, due date, kind)."""
-        rows = await self._db.fetchall(
-            "SELECT task, due, kind FROM due_reminders WHERE plan_year = ?", (self._year(year),)
-        )
-        return {(row[0], date.fromisoformat(row[1]), Remind(row[2])) for row in rows}
+    async def unreminded(
+        self,
+        *,
+        today: date,
+        passed: Mapping[Remind, date],
+        default: date,
+        year: int | None = None,
+    ) -> list[Unreminded]:
+        """The tasks of the plan (the current one unless ``year``) some reminder is owed for, in
+        task order (see :data:`UNREMINDED`): ``passed[kind]`` is the latest due date whose
+        reminder of that kind has its moment passed; ``default`` the date of a task never set."""
+        params = {
+            "year": self._year(year),
+            "today": today.isoformat(),
+            "default": default.isoformat(),
+            **{kind.value: passed[kind].isoformat() for kind in Remind},
+        }
+        return [
+            Unreminded(
+                task,
+                date.fromisoformat(due),
+                frozenset(Remind(kind) for kind in logged.split(",")) if logged else frozenset(),
+            )
+            for task, due, logged in await self._db.fetchall(UNREMINDED, params)
+        ]
 
     async def remind(
         self, reminders: Sequence[Reminder], *, leads: Mapping[int, str], office: Collection[int]
