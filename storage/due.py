@@ -9,6 +9,7 @@ owes are one transaction, so restarts and crashes never send one twice nor lose 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -111,6 +112,16 @@ day before is due and not logged. Nothing else can be owed (``bot/reminders.py: 
 once the overdue notice is logged, or the due date is past, no reminder ahead goes out. Each
 part is a range of due dates (``late`` merged with the log in index order): the tasks long
 reminded are never looked at one by one. A task without a due date is due at ``:default``."""
+
+LOG_REMINDERS = """
+INSERT OR IGNORE INTO due_reminders (plan_year, task, due, kind, announced, created_at)
+SELECT ?1, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'),
+       json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]'), ?2
+FROM json_each(?3) AS r ORDER BY r.key
+RETURNING task, due, kind
+"""
+"""Log reminders (a JSON array of [task, due, kind, announced]) in one statement: the rows it
+returns are those not logged before."""
 
 SELECT_CHANGES = """
 SELECT c.id, c.plan_year, c.task, c.due, c.previous, c.set_by,
@@ -289,20 +300,13 @@ class Due:
             now = self._db.now()
             by_dept: dict[tuple[Remind, str], list[int]] = {}
             overdue: list[int] = []
-            for reminder in reminders:
-                logged = conn.execute(
-                    "INSERT OR IGNORE INTO due_reminders"
-                    " (plan_year, task, due, kind, announced, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        year,
-                        reminder.task,
-                        reminder.due.isoformat(),
-                        reminder.kind.value,
-                        int(reminder.announce),
-                        now,
-                    ),
-                )
-                if not logged.rowcount or not reminder.announce:
+            keys = [(r.task, r.due.isoformat(), r.kind.value) for r in reminders]
+            rows = [[*key, int(r.announce)] for key, r in zip(keys, reminders, strict=True)]
+            new = {tuple(row) for row in conn.execute(LOG_REMINDERS, (year, now, json.dumps(rows)))}
+            for reminder, key in zip(reminders, keys, strict=True):
+                logged = key in new
+                new.discard(key)  # given twice, a reminder is logged and owed once
+                if not logged or not reminder.announce:
                     continue
                 by_dept.setdefault((reminder.kind, leads[reminder.task]), []).append(reminder.task)
                 if reminder.kind is Remind.OVERDUE:
@@ -321,7 +325,7 @@ class Due:
 
 def _owe_lists(
     conn: sqlite3.Connection,
-    chats: Iterable[int],
+    chats: Sequence[int],
     kind: str,
     year: int,
     dept: str | None,
@@ -329,14 +333,13 @@ def _owe_lists(
     now: str,
 ) -> int:
     """A list of tasks to each chat, in messages of at most :data:`TASKS_PER_MESSAGE` tasks."""
-    owed = 0
-    for chat in chats:
-        for start in range(0, len(tasks), TASKS_PER_MESSAGE):
-            payload = {
-                "kind": kind,
-                "year": year,
-                "dept": dept,
-                "tasks": list(tasks[start : start + TASKS_PER_MESSAGE]),
-            }
-            owed += outbox.owe(conn, chat, OutKind.DUE_REMINDER, payload, now=now) is not None
-    return owed
+    payloads = [
+        {
+            "kind": kind,
+            "year": year,
+            "dept": dept,
+            "tasks": list(tasks[start : start + TASKS_PER_MESSAGE]),
+        }
+        for start in range(0, len(tasks), TASKS_PER_MESSAGE)
+    ]
+    return outbox.owe_each(conn, chats, OutKind.DUE_REMINDER, payloads, now=now)

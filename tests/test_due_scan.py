@@ -10,6 +10,7 @@ tasks some reminder is then logged for, so that a minute with nothing new reads 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -177,3 +178,34 @@ async def test_the_morning_tick_logs_and_the_next_finds_nothing(
     await reminders.owe_due()
     clock.advance(minutes=1)
     assert await reminders.decided(clock.now) == []
+
+
+async def test_the_log_and_the_lists_are_written_as_one_by_one(storage: Storage) -> None:
+    """Logged and owed in single statements, the rows are those owed row by row: a reminder
+    given twice is logged and owed once; each chat gets the lists in order, chat by chat, each
+    payload the JSON text it always was."""
+    await storage.users.seen(1, full_name="Ada")
+    for chat in (-1002, -1001):
+        await storage.chats.seen(chat, type="group", title="宣传部")
+        await storage.chats.bind(chat, "cpd", by=1)
+    due = date(2024, 12, 31)
+    reminders = [Reminder(n, due, Remind.DAY1, announce=True) for n in range(1, 26)]
+    owed = await storage.due.remind(
+        [*reminders, reminders[0]], leads=dict.fromkeys(range(1, 26), "cpd"), office={1}
+    )
+    assert owed == 4
+    rows = await storage.db.fetchall("SELECT chat_id, kind, payload FROM outbox ORDER BY id")
+    lists = [list(range(1, 21)), list(range(21, 26))]
+    expected = [
+        (chat, "due_reminder", {"kind": "day1", "year": PLAN_YEAR, "dept": "cpd", "tasks": tasks})
+        for chat in (-1002, -1001)
+        for tasks in lists
+    ]
+    assert [tuple(row) for row in rows] == [
+        (chat, kind, json.dumps(payload, ensure_ascii=False)) for chat, kind, payload in expected
+    ]
+    logged = await storage.db.fetchall("SELECT task, due, kind, announced FROM due_reminders")
+    assert sorted(tuple(row) for row in logged) == [
+        (n, "2024-12-31", "day1", 1) for n in range(1, 26)
+    ]
+    assert await storage.due.remind(reminders, leads={}, office={1}) == 0, "logged already"
