@@ -188,21 +188,28 @@ async def due_idle(bench: Bench, _: int) -> None:
 
 async def due_rows_of(bench: Bench) -> tuple[int, int]:
     """The morning's work (reminders logged and messages owed), and what the scan fetches to
-    find it (every due date and the year's whole log), after one more morning tick."""
+    find it (the tasks SQL chooses and their states), after one more morning tick."""
     await forget_this_morning(bench, 0)
+    fetched = await scan_fetches(bench)
     owed = await reminders(bench).owe_due()
     morning = to_db(this_morning(bench.context.at.now, bench.context.at.zone))
     logged = await bench.storage.db.fetchvalue(
         "SELECT count(*) FROM due_reminders WHERE created_at >= ?", (morning,)
     )
-    read = len(await bench.storage.due.dates()) + len(await bench.storage.due.logged())
-    return int(logged) + owed, read
+    return int(logged) + owed, fetched
 
 
 async def idle_rows_of(bench: Bench) -> tuple[int, int]:
-    """What every minute's scan reads: every due date and the year's whole log."""
-    read = len(await bench.storage.due.dates()) + len(await bench.storage.due.logged())
-    return read, read
+    """What every minute's scan looks over (every task's due date, in SQL's ranges), and what
+    it fetches (the tasks SQL chooses and their states: none, the log holds this morning's)."""
+    return len(bench.plan.tasks), await scan_fetches(bench)
+
+
+async def scan_fetches(bench: Bench) -> int:
+    """The rows a due tick now fetches: the tasks SQL chooses, and their states."""
+    chosen = await reminders(bench).unreminded(bench.storage.db.clock())
+    states = await bench.storage.updates.states(w.task for w in chosen) if chosen else {}
+    return len(chosen) + len(states)
 
 
 async def scorecard(bench: Bench, _: int) -> None:

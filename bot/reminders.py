@@ -18,11 +18,10 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.due import due_dates
-from bot.lights import SOON, is_done
+from bot.lights import SOON, is_done, year_end
 from bot.plan import Plan
 from storage import Storage
-from storage.due import Remind, Reminder
+from storage.due import Remind, Reminder, Unreminded
 from storage.updates import TaskState
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,14 @@ AHEAD = (Remind.DAY14, Remind.DAY1)
 def moment_of(kind: Remind, due: date, zone: ZoneInfo) -> datetime:
     """When a reminder is due: 09:00 local on its day."""
     return datetime.combine(due + timedelta(days=OFFSETS[kind]), AT, tzinfo=zone)
+
+
+def passed_until(now: datetime, zone: ZoneInfo) -> dict[Remind, date]:
+    """For each kind, the latest due date whose reminder's moment has passed at ``now``: the
+    last day whose 09:00 has come, less the kind's offset."""
+    today = now.astimezone(zone).date()
+    last = today if now >= datetime.combine(today, AT, tzinfo=zone) else today - timedelta(days=1)
+    return {kind: last - timedelta(days=offset) for kind, offset in OFFSETS.items()}
 
 
 def decide(
@@ -80,34 +87,34 @@ class Reminders:
         self.zone = zone
         self.office = tuple(sorted(office))
 
+    async def unreminded(self, now: datetime) -> list[Unreminded]:
+        """The tasks some reminder is owed for at ``now``, as SQL finds them."""
+        return await self.storage.due.unreminded(
+            today=now.astimezone(self.zone).date(),
+            passed=passed_until(now, self.zone),
+            default=year_end(self.plan.year),
+            year=self.plan.year,
+        )
+
+    async def decided(self, now: datetime) -> list[Reminder]:
+        """What to log now, in task order: SQL finds the few tasks a reminder may be owed for,
+        and :func:`decide` says which and how."""
+        waiting = await self.unreminded(now)
+        if not waiting:
+            return []
+        states = await self.storage.updates.states(w.task for w in waiting)
+        reminders = []
+        for w in waiting:
+            reminders += decide(w.task, w.due, states.get(w.task), now, self.zone, w.logged)
+        return reminders
+
     async def owe_due(self) -> int:
         """Log every reminder whose moment has come and owe those announced; returns how many
         messages are owed."""
-        now = self.storage.db.clock()
-        today = now.astimezone(self.zone).date()
-        dues = await due_dates(self.storage, self.plan)
-        logged: dict[tuple[int, date], set[Remind]] = {}
-        for task, due, kind in await self.storage.due.logged(year=self.plan.year):
-            logged.setdefault((task, due), set()).add(kind)
-        # Only tasks with a moment passed and not logged need their state read.
-        waiting: dict[int, date] = {}
-        for x in self.plan.tasks:
-            due = dues.of(x.number)
-            if (due - today).days > SOON:
-                continue
-            done = logged.get((x.number, due), set())
-            if any(k not in done and now >= moment_of(k, due, self.zone) for k in Remind):
-                waiting[x.number] = due
-        if not waiting:
-            return 0
-        states = await self.storage.updates.states(waiting)
-        reminders = []
-        for number, due in waiting.items():
-            done = logged.get((number, due), set())
-            reminders += decide(number, due, states.get(number), now, self.zone, done)
+        reminders = await self.decided(self.storage.db.clock())
         if not reminders:
             return 0
-        leads = {x.number: x.lead for x in self.plan.tasks if x.number in waiting}
+        leads = {r.task: self.plan.task_by_number[r.task].lead for r in reminders}
         owed = await self.storage.due.remind(reminders, leads=leads, office=self.office)
         silent = sum(not r.announce for r in reminders)
         log.info(

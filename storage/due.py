@@ -9,6 +9,7 @@ owes are one transaction, so restarts and crashes never send one twice nor lose 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,64 @@ class Reminder:
     kind: Remind
     announce: bool
 
+
+@dataclass(frozen=True, slots=True)
+class Unreminded:
+    """A task some reminder may be owed for: its due date, and the kinds logged for it."""
+
+    task: int
+    due: date
+    logged: frozenset[Remind]
+
+
+LOGGED_KIND = """SELECT 1 FROM due_reminders AS r
+    WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due AND r.kind = """
+
+UNREMINDED = f"""
+WITH unset(task) AS (
+    SELECT task FROM plan_tasks WHERE plan_year = :year AND :default <= :day14
+    EXCEPT SELECT task FROM due_dates WHERE plan_year = :year
+    ORDER BY task
+), late(due, task) AS (
+    SELECT due, task FROM due_dates WHERE plan_year = :year AND due <= :overdue
+    EXCEPT SELECT due, task FROM due_reminders
+    WHERE plan_year = :year AND kind = 'overdue' AND due <= :overdue
+    ORDER BY due, task
+), t(task, due) AS (
+    SELECT task, due FROM late
+    UNION ALL SELECT task, due FROM due_dates
+    WHERE plan_year = :year AND due BETWEEN :today AND :day14
+    UNION ALL SELECT task, :default FROM unset
+)
+SELECT t.task, t.due,
+       (SELECT group_concat(r.kind) FROM due_reminders AS r
+        WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due) AS logged
+FROM t
+JOIN plan_tasks AS p ON p.plan_year = :year AND p.task = t.task
+LEFT JOIN task_state AS s ON s.plan_year = :year AND s.task = t.task
+WHERE (t.due <= :overdue AND NOT EXISTS ({LOGGED_KIND} 'overdue')
+       OR t.due >= :today AND (NOT EXISTS ({LOGGED_KIND} 'day14')
+                               OR t.due <= :day1 AND NOT EXISTS ({LOGGED_KIND} 'day1')))
+  AND s.closure IS NOT 'closed' AND (t.due <= :overdue OR s.status IS NOT 'done')
+ORDER BY t.task
+"""
+"""The plan's tasks a reminder is owed for (``:day14``, ``:day1``, ``:overdue``: the latest due
+date whose moment of that kind has passed): a task not closed whose overdue notice is due and
+not logged; or, its due date not past (``:today``) and it not done, whose reminder 14 days or a
+day before is due and not logged. Nothing else can be owed (``bot/reminders.py: decide``):
+once the overdue notice is logged, or the due date is past, no reminder ahead goes out. Each
+part is a range of due dates (``late`` merged with the log in index order): the tasks long
+reminded are never looked at one by one. A task without a due date is due at ``:default``."""
+
+LOG_REMINDERS = """
+INSERT OR IGNORE INTO due_reminders (plan_year, task, due, kind, announced, created_at)
+SELECT ?1, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'),
+       json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]'), ?2
+FROM json_each(?3) AS r ORDER BY r.key
+RETURNING task, due, kind
+"""
+"""Log reminders (a JSON array of [task, due, kind, announced]) in one statement: the rows it
+returns are those not logged before."""
 
 SELECT_CHANGES = """
 SELECT c.id, c.plan_year, c.task, c.due, c.previous, c.set_by,
@@ -202,12 +261,31 @@ class Due:
 
     # --- reminders ------------------------------------------------------------------------
 
-    async def logged(self, *, year: int | None = None) -> set[tuple[int, date, Remind]]:
-        """The reminders decided so far: (task, due date, kind)."""
-        rows = await self._db.fetchall(
-            "SELECT task, due, kind FROM due_reminders WHERE plan_year = ?", (self._year(year),)
-        )
-        return {(row[0], date.fromisoformat(row[1]), Remind(row[2])) for row in rows}
+    async def unreminded(
+        self,
+        *,
+        today: date,
+        passed: Mapping[Remind, date],
+        default: date,
+        year: int | None = None,
+    ) -> list[Unreminded]:
+        """The tasks of the plan (the current one unless ``year``) some reminder is owed for, in
+        task order (see :data:`UNREMINDED`): ``passed[kind]`` is the latest due date whose
+        reminder of that kind has its moment passed; ``default`` the date of a task never set."""
+        params = {
+            "year": self._year(year),
+            "today": today.isoformat(),
+            "default": default.isoformat(),
+            **{kind.value: passed[kind].isoformat() for kind in Remind},
+        }
+        return [
+            Unreminded(
+                task,
+                date.fromisoformat(due),
+                frozenset(Remind(kind) for kind in logged.split(",")) if logged else frozenset(),
+            )
+            for task, due, logged in await self._db.fetchall(UNREMINDED, params)
+        ]
 
     async def remind(
         self, reminders: Sequence[Reminder], *, leads: Mapping[int, str], office: Collection[int]
@@ -222,20 +300,13 @@ class Due:
             now = self._db.now()
             by_dept: dict[tuple[Remind, str], list[int]] = {}
             overdue: list[int] = []
-            for reminder in reminders:
-                logged = conn.execute(
-                    "INSERT OR IGNORE INTO due_reminders"
-                    " (plan_year, task, due, kind, announced, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        year,
-                        reminder.task,
-                        reminder.due.isoformat(),
-                        reminder.kind.value,
-                        int(reminder.announce),
-                        now,
-                    ),
-                )
-                if not logged.rowcount or not reminder.announce:
+            keys = [(r.task, r.due.isoformat(), r.kind.value) for r in reminders]
+            rows = [[*key, int(r.announce)] for key, r in zip(keys, reminders, strict=True)]
+            new = {tuple(row) for row in conn.execute(LOG_REMINDERS, (year, now, json.dumps(rows)))}
+            for reminder, key in zip(reminders, keys, strict=True):
+                logged = key in new
+                new.discard(key)  # given twice, a reminder is logged and owed once
+                if not logged or not reminder.announce:
                     continue
                 by_dept.setdefault((reminder.kind, leads[reminder.task]), []).append(reminder.task)
                 if reminder.kind is Remind.OVERDUE:
@@ -254,7 +325,7 @@ class Due:
 
 def _owe_lists(
     conn: sqlite3.Connection,
-    chats: Iterable[int],
+    chats: Sequence[int],
     kind: str,
     year: int,
     dept: str | None,
@@ -262,14 +333,13 @@ def _owe_lists(
     now: str,
 ) -> int:
     """A list of tasks to each chat, in messages of at most :data:`TASKS_PER_MESSAGE` tasks."""
-    owed = 0
-    for chat in chats:
-        for start in range(0, len(tasks), TASKS_PER_MESSAGE):
-            payload = {
-                "kind": kind,
-                "year": year,
-                "dept": dept,
-                "tasks": list(tasks[start : start + TASKS_PER_MESSAGE]),
-            }
-            owed += outbox.owe(conn, chat, OutKind.DUE_REMINDER, payload, now=now) is not None
-    return owed
+    payloads = [
+        {
+            "kind": kind,
+            "year": year,
+            "dept": dept,
+            "tasks": list(tasks[start : start + TASKS_PER_MESSAGE]),
+        }
+        for start in range(0, len(tasks), TASKS_PER_MESSAGE)
+    ]
+    return outbox.owe_each(conn, chats, OutKind.DUE_REMINDER, payloads, now=now)

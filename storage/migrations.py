@@ -613,6 +613,17 @@ MIGRATIONS += (
         CREATE INDEX round_statements_by_dept ON round_statements (round_id, dept, task, late);
         """,
     ),
+    Migration(
+        14,
+        "due_scan_indexes",
+        """
+        -- The due-date scan of every minute finds the few reminders owed by ranges of due dates:
+        -- the dates in force, and the log of each kind, both in (due, task) order, so that
+        -- SQL merges the two instead of the bot reading every due date and the whole log.
+        CREATE INDEX due_dates_by_due ON due_dates (plan_year, due, task);
+        CREATE INDEX due_reminders_by_kind ON due_reminders (plan_year, kind, due, task);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

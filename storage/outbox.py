@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -142,6 +143,39 @@ def owe(
         ),
     )
     return cursor.lastrowid if cursor.rowcount else None
+
+
+INSERT_EACH = """
+INSERT OR IGNORE INTO outbox (chat_id, kind, payload, update_id, dedup_key, not_before, created_at)
+SELECT c.value, :kind, p.value, NULL, NULL, :now, :now
+FROM json_each(:chats) AS c, json_each(:payloads) AS p
+ORDER BY c.key, p.key
+"""
+"""Every chat (a JSON array of ids) each payload (a JSON array of their texts), chat by chat."""
+
+
+def owe_each(
+    conn: sqlite3.Connection,
+    chats: Sequence[int],
+    kind: OutKind,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    now: str,
+) -> int:
+    """Owe every chat each of ``payloads``, chat by chat, as :func:`owe` would one by one (no
+    dedup key), in one statement: a list owed to a department's hundreds of members' chats is
+    encoded and inserted at once. Returns how many are owed."""
+    texts = [json.dumps(payload, ensure_ascii=False) for payload in payloads]
+    cursor = conn.execute(
+        INSERT_EACH,
+        {
+            "kind": OutKind(kind).value,
+            "now": now,
+            "chats": json.dumps(list(chats)),
+            "payloads": json.dumps(texts, ensure_ascii=False),
+        },
+    )
+    return cursor.rowcount
 
 
 def owe_notifications(

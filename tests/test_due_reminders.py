@@ -11,6 +11,7 @@ import pytest
 
 from bot.lights import year_end
 from bot.plan import Plan
+from bot.plan_years import index_plan
 from bot.reminders import Reminders, decide
 from storage import Storage
 from storage.closures import Closure
@@ -81,6 +82,7 @@ class Bot:
 
     async def __aenter__(self) -> Reminders:
         await self.storage.open(plan_year=PLAN_YEAR)
+        await index_plan(self.storage, self.plan)  # as the start does: the scan reads it
         return Reminders(self.storage, self.plan, zone=SHANGHAI, office={ADMIN})
 
     async def __aexit__(self, *exc: object) -> None:

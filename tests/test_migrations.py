@@ -28,6 +28,7 @@ LANDED = {
     11: "57e2c9cff2ff576a80cb0b6153679551d6e34b13fbe1395c23869c25486b2d2a",
     12: "37173005a648ed10627375f11a154bfca134208ff0e32ee1890fb10476843dd0",
     13: "29d750fddafc4b67f709b17774fd72c37202b51fbf9fbe7800beb1049f530e22",
+    14: "9d96136f729d381b5e59bfbbb50d1e57ffd66ddd4edf543838b7a0bcbe9196d2",
 }
 VERSIONS = [m.version for m in MIGRATIONS]
 """In order from 1; a number may be missing here while the branch that takes it is not merged."""
@@ -99,6 +100,7 @@ SEED = {
     ],
     12: [],  # an index: the status update of version 2 goes through it
     13: [],  # an index: the round statement of version 9 goes through it
+    14: [],  # indexes: the due date and the reminder of version 10 go through them
 }
 UPGRADE_YEAR = 2024
 """The year of the plan in TASKS_FILE when an old database is upgraded."""
