@@ -144,6 +144,11 @@ class Plan(_Frozen):
         return list(led if lead_only else named)
 
     @cached_property
+    def named_departments(self) -> frozenset[str]:
+        """The departments some task names, as lead or taking part (the scorecard's rows)."""
+        return frozenset(code for code, (_, named) in self._tasks_by_department.items() if named)
+
+    @cached_property
     def _tasks_by_department(self) -> dict[str, tuple[tuple[Task, ...], tuple[Task, ...]]]:
         """Each department's led tasks and all its tasks, worked out once: /mytasks and the
         digest ask on every call, and a scan of a large plan costs milliseconds each time."""

@@ -99,7 +99,7 @@ def rows_of(
     """A row for each department named on a task or owing a statement, whether it leads a task
     or only takes part: unranked, in plan order."""
     by_dept = {x.dept: x for x in tallies}
-    named = {code for task in plan.tasks for code in task.departments} | set(by_dept)
+    named = plan.named_departments | set(by_dept)
     rows = []
     for dept in plan.departments:
         if dept.code not in named:
