@@ -73,7 +73,7 @@ SEED = 20261126
 REPETITIONS = {
     "/mytasks": sized(200, 60), "/task": sized(200, 60), "record": sized(100, 30),
     "digest": sized(80, 24), "whole digest": sized(40, 12), "due scan": sized(60, 20), "due idle": sized(60, 20),
-    "scorecard": sized(30, 10), "round compile": sized(10, 4), "round open": sized(15, 5),
+    "scorecard": sized(30, 10), "round compile": sized(6, 3), "round open": sized(10, 5),
 }  # fmt: skip
 WARMUP = 5
 NOISY = 0.3
