@@ -193,7 +193,7 @@ async def compiled(
         return moment.astimezone(zone) if zone is not None else moment
 
     latest = await storage.rounds.latest_statements(round_id)
-    owed = {(s.task, s.dept) for s in await storage.rounds.slots(round_id)}
+    owed = await storage.rounds.owed(round_id)
     tasks = []
     for task in plan.tasks:
         statements = {

@@ -428,6 +428,14 @@ class Rounds:
         sql += " GROUP BY l.task, l.dept ORDER BY l.task, l.is_lead DESC, l.dept"
         return [_slot(r) for r in await self._db.fetchall(sql, params)]
 
+    async def owed(self, round_id: int) -> set[tuple[int, str]]:
+        """The round's slots as (task, department) pairs only, from its primary key: what
+        compiling needs, without the per-slot counts :meth:`slots` joins in."""
+        rows = await self._db.fetchall(
+            "SELECT task, dept FROM round_slots WHERE round_id = ?", (round_id,)
+        )
+        return {(task, dept) for task, dept in rows}
+
     async def tally(self, round_id: int) -> list[Tally]:
         """Per department: owed, answered on time, answered late (by department code)."""
         rows = await self._db.fetchall(TALLY, {"round": round_id})
