@@ -20,6 +20,7 @@ from bot.context import BotContext
 from bot.i18n import Language, Markup, join, plain, t
 from bot.parsing import token
 from bot.permissions import Action, decide
+from bot.render.paging import nav_buttons, pages_of
 from bot.render.text import shorten, split_lines
 from handlers.common import (
     Caller,
@@ -275,8 +276,7 @@ async def invites_listing(
     ]  # fmt: skip
     if not invites:
         return True, t(lang, "invites.none"), None
-    pages = -(-len(invites) // INVITES_PER_PAGE)
-    page = min(max(page, 1), pages)
+    page, pages = pages_of(len(invites), INVITES_PER_PAGE, page)
     first = (page - 1) * INVITES_PER_PAGE
     shown = invites[first : first + INVITES_PER_PAGE]
     lines = [t(lang, "invites.title", count=len(invites))]
@@ -289,13 +289,7 @@ async def invites_listing(
         data = callbacks.revoke(invite.code, scope, page)
         buttons.append(InlineKeyboardButton(label, callback_data=data))
     rows = [buttons[i : i + 4] for i in range(0, len(buttons), 4)]
-    nav = []
-    if page > 1:
-        data = callbacks.invites_page(scope, page - 1)
-        nav.append(InlineKeyboardButton(t(lang, "button.previous"), callback_data=data))
-    if page < pages:
-        data = callbacks.invites_page(scope, page + 1)
-        nav.append(InlineKeyboardButton(t(lang, "button.next"), callback_data=data))
+    nav = nav_buttons(page, pages, lang, lambda n: callbacks.invites_page(scope, n))
     return True, join(lines), InlineKeyboardMarkup([*rows, nav] if nav else rows)
 
 

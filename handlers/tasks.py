@@ -13,6 +13,7 @@ from bot.i18n import Language, Markup, esc, join, t
 from bot.lights import is_quiet
 from bot.parsing import parse_task_number, parse_year
 from bot.plan import Plan, Task
+from bot.render.paging import pages_of
 from bot.render.tasks import (
     PAGE_SIZE,
     ListItem,
@@ -133,8 +134,7 @@ def _keep(task: Task, state: TaskState | None, filter_: str, led: set[str], at: 
 
 def page_of(items: list[ListItem], page: int) -> list[ListItem]:
     """The items a page shows, the page number clamped as ``list_page`` clamps it."""
-    pages = max(1, -(-len(items) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    page, _ = pages_of(len(items), PAGE_SIZE, page)
     return items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
 
 

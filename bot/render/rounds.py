@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks
 from bot.i18n import Language, Markup, esc, join, plain, t
 from bot.plan import Plan
+from bot.render.paging import nav_buttons, pages_of
 from bot.render.text import shorten
 from storage.rounds import Round, Slot, SlotState, Tally
 
@@ -48,12 +49,6 @@ class Rendered:
     pages: int
 
 
-def pages_of(count: int, per_page: int, page: int) -> tuple[int, int]:
-    """(the page shown, how many there are): a page number out of range is brought in."""
-    pages = max(1, -(-count // per_page))
-    return min(max(page, 1), pages), pages
-
-
 def due_text(view: RoundView, lang: Language) -> Markup:
     """'2026-11-25（周三）· 还有 2 天': the due date and where the round stands."""
     due, today = view.round.due, view.today
@@ -76,14 +71,7 @@ def heading(view: RoundView, lang: Language) -> list[Markup]:
 def _nav(
     round_id: int, scope: str, page: int, pages: int, lang: Language
 ) -> list[InlineKeyboardButton]:
-    buttons = []
-    if page > 1:
-        data = callbacks.round_page(round_id, scope, page - 1)
-        buttons.append(InlineKeyboardButton(t(lang, "button.previous"), callback_data=data))
-    if page < pages:
-        data = callbacks.round_page(round_id, scope, page + 1)
-        buttons.append(InlineKeyboardButton(t(lang, "button.next"), callback_data=data))
-    return buttons
+    return nav_buttons(page, pages, lang, lambda n: callbacks.round_page(round_id, scope, n))
 
 
 def _keyboard(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup | None:

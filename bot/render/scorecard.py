@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
 from bot import callbacks
 from bot.i18n import Language, Markup, join, t
 from bot.lights import QUIET
 from bot.plan import Plan
-from bot.render.rounds import Rendered, pages_of
+from bot.render.paging import nav_buttons, pages_of
+from bot.render.rounds import Rendered
 from bot.render.text import age
 from bot.scorecard import Scorecard, ScoreRow
 from storage.people import WHOLE_PLAN
@@ -107,13 +108,7 @@ def scorecard_page(
 
 
 def _keyboard(scope: str, page: int, pages: int, lang: Language) -> InlineKeyboardMarkup | None:
-    buttons = []
-    if page > 1:
-        data = callbacks.scorecard(scope, page - 1)
-        buttons.append(InlineKeyboardButton(t(lang, "button.previous"), callback_data=data))
-    if page < pages:
-        data = callbacks.scorecard(scope, page + 1)
-        buttons.append(InlineKeyboardButton(t(lang, "button.next"), callback_data=data))
+    buttons = nav_buttons(page, pages, lang, lambda n: callbacks.scorecard(scope, n))
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 

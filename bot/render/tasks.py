@@ -25,6 +25,7 @@ from bot.lights import (
     is_overdue,
 )
 from bot.plan import Plan, Task
+from bot.render.paging import nav_buttons, pages_of
 from bot.render.text import age, shorten
 from bot.standing import standings
 from bot.statuses import ICONS, STAGE_ICONS, Stage, stage_of
@@ -141,8 +142,7 @@ def list_page(
     empty: Markup,
 ) -> Page:
     """One page of a task list; headings repeat at the top of a page so each page reads alone."""
-    pages = max(1, -(-len(items) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    page, pages = pages_of(len(items), PAGE_SIZE, page)
     lines = [title]
     if not items:
         lines.append(empty)
@@ -161,11 +161,7 @@ def page_keyboard(kind: str, query: str, page: Page, lang: Language) -> InlineKe
     """‹ and › buttons; none when the list fits one page or its query is too long to carry."""
     if page.pages <= 1:
         return None
-    buttons = []
-    if page.number > 1 and (data := callbacks.page(kind, page.number - 1, query)):
-        buttons.append(InlineKeyboardButton(t(lang, "button.previous"), callback_data=data))
-    if page.number < page.pages and (data := callbacks.page(kind, page.number + 1, query)):
-        buttons.append(InlineKeyboardButton(t(lang, "button.next"), callback_data=data))
+    buttons = nav_buttons(page.number, page.pages, lang, lambda n: callbacks.page(kind, n, query))
     return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
