@@ -22,12 +22,13 @@ from docx.text.paragraph import Paragraph
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from bench.rounds import tally
 from bot.i18n import Language
 from bot.plan import Plan
 from bot.render.round_document import chinese_number, document_title
 from bot.render.round_docx import round_docx
 from bot.render.round_xlsx import round_xlsx
-from bot.round_report import CompiledRound, DepartmentTally, Statement, TaskStatements
+from bot.round_report import CompiledRound, Statement, TaskStatements
 from tests.conftest import ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -55,20 +56,6 @@ STATEMENTS = {
     (7, "nhc"): Statement("nhc", "Zhao", at(14, 23, 59), LONG, None, False),
     (7, "cnipa"): Statement("cnipa", "李伟", at(13, 11, 0), "", "=cmd.xlsx", False),
 }
-
-
-def tally(tasks: tuple[TaskStatements, ...], plan: Plan) -> tuple[DepartmentTally, ...]:
-    """What each department owed and how it answered, worst first (missing, then late)."""
-    counts: dict[str, list[int]] = {}
-    for task in tasks:
-        for code in (task.lead, *task.participants):
-            row = counts.setdefault(code, [0, 0, 0, 0])
-            said = task.statements.get(code)
-            row[0] += 1
-            row[3 if said is None else 2 if said.late else 1] += 1
-    order = {d.code: i for i, d in enumerate(plan.departments)}
-    worst = sorted(counts, key=lambda code: (-counts[code][3], -counts[code][2], order[code]))
-    return tuple(DepartmentTally(code, *counts[code]) for code in worst)
 
 
 def build(plan: Plan, statements: dict[tuple[int, str], Statement]) -> CompiledRound:
