@@ -156,7 +156,7 @@ async def followers(harness: Harness, plan: Plan) -> list[FakeChat]:
     directly in storage (no messages: setting up is not what is measured). Groups are also bound
     to a department, as department groups are, so they get its digest rather than a personal
     one."""
-    storage = _storage(harness)
+    storage = storage_of(harness)
     task = plan.task(TASK)
     assert task is not None
     depts = task.departments
@@ -178,7 +178,8 @@ async def followers(harness: Harness, plan: Plan) -> list[FakeChat]:
     return chats
 
 
-def _storage(harness: Harness) -> Storage:
+def storage_of(harness: Harness) -> Storage:
+    """The running bot's storage (set by its post_init)."""
     storage = harness.app.bot_data.storage
     assert storage is not None
     return storage
@@ -245,7 +246,7 @@ async def weekly_digest(
 ) -> Case:
     """Monday 09:00 comes; the digest job (the JobQueue's own, run at once) owes every chat its
     digest, which the sender then delivers."""
-    storage = _storage(harness)
+    storage = storage_of(harness)
     first = await storage.db.fetchvalue("SELECT coalesce(max(id), 0) + 1 FROM outbox")
     case = watch(Case(f"(b) weekly digest → {CHATS:,} chats"), chats, {})
     assert harness.app.job_queue is not None
@@ -274,7 +275,7 @@ async def delivered(harness: Harness, case: Case) -> None:
     """Until every chat has its messages and the outbox is empty; then a moment more, so that a
     message sent twice is seen. Gives up after twice the floor and 30 s more (then: lost)."""
     deadline = time.perf_counter() + 2 * case.messages / TELEGRAM_RATE + 30
-    storage = _storage(harness)
+    storage = storage_of(harness)
     while time.perf_counter() < deadline:
         if case.complete():
             counts = await storage.outbox.counts()

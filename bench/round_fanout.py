@@ -20,13 +20,21 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench import sized
-from bench.fanout import GOAL, MONDAY, TELEGRAM_RATE, Case, ShiftedClock, delivered, watch
+from bench.fanout import (
+    GOAL,
+    MONDAY,
+    TELEGRAM_RATE,
+    Case,
+    ShiftedClock,
+    delivered,
+    storage_of,
+    watch,
+)
 from bench.report import Goal, Section, percentile
 from bot.faketelegram import BotEvent, FakeChat, RateLimits
 from bot.flood import Limits
 from bot.plan import Plan
 from bot.rounds import owed_statements
-from storage import Storage
 from storage.people import Role
 from tests.harness import ADMIN_ID, Harness, running_bot
 
@@ -72,7 +80,7 @@ class Opening:
 async def departments(harness: Harness, plan: Plan) -> list[FakeChat]:
     """Every department's chats, made in the fake and in storage directly (setting up is not
     what is measured): bound groups, or for the last few, members' private chats."""
-    storage = _storage(harness)
+    storage = storage_of(harness)
     codes = [d.code for d in plan.departments]
     chats: list[FakeChat] = []
     for index, code in enumerate(codes):
@@ -93,12 +101,6 @@ async def departments(harness: Harness, plan: Plan) -> list[FakeChat]:
             await storage.chats.bind(group.id, code, by=ADMIN_ID)
             chats.append(group)
     return chats
-
-
-def _storage(harness: Harness) -> Storage:
-    storage = harness.app.bot_data.storage
-    assert storage is not None
-    return storage
 
 
 async def open_round(
