@@ -77,21 +77,31 @@ class Unreminded:
 LOGGED_KIND = """SELECT 1 FROM due_reminders AS r
     WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due AND r.kind = """
 
-UNREMINDED = f"""
-WITH unset(task) AS (
-    SELECT task FROM plan_tasks WHERE plan_year = :year AND :default <= :day14
-    EXCEPT SELECT task FROM due_dates WHERE plan_year = :year
-    ORDER BY task
-), late(due, task) AS (
-    SELECT due, task FROM due_dates WHERE plan_year = :year AND due <= :overdue
+
+def _not_logged(kind: str, first: str, last: str) -> str:
+    """The due dates in ``[first, last]``, as ``(due, task)``, whose reminder ``kind`` is not
+    logged: two index ranges merged in order (the ORDER BY keeps SQLite merging them rather
+    than building a temporary tree), so each task long reminded costs one step."""
+    return f"""SELECT due, task FROM due_dates
+    WHERE plan_year = :year AND due BETWEEN {first} AND {last}
     EXCEPT SELECT due, task FROM due_reminders
-    WHERE plan_year = :year AND kind = 'overdue' AND due <= :overdue
-    ORDER BY due, task
-), t(task, due) AS (
-    SELECT task, due FROM late
-    UNION ALL SELECT task, due FROM due_dates
-    WHERE plan_year = :year AND due BETWEEN :today AND :day14
-    UNION ALL SELECT task, :default FROM unset
+    WHERE plan_year = :year AND kind = '{kind}' AND due BETWEEN {first} AND {last}
+    ORDER BY due, task"""
+
+
+UNREMINDED = f"""
+WITH late AS ({_not_logged("overdue", "''", ":overdue")}),
+soon AS ({_not_logged("day14", ":today", ":day14")}),
+tomorrow AS ({_not_logged("day1", ":today", ":day1")}),
+unset(task) AS (
+    SELECT task FROM plan_tasks WHERE plan_year = :year AND :default <= :day14
+    EXCEPT SELECT task FROM due_dates WHERE plan_year = :year AND :default <= :day14
+    ORDER BY task
+),
+t(due, task) AS (
+    SELECT due, task FROM late UNION SELECT due, task FROM soon
+    UNION SELECT due, task FROM tomorrow
+    UNION SELECT :default, task FROM unset
 )
 SELECT t.task, t.due,
        (SELECT group_concat(r.kind) FROM due_reminders AS r
@@ -109,9 +119,11 @@ ORDER BY t.task
 date whose moment of that kind has passed): a task not closed whose overdue notice is due and
 not logged; or, its due date not past (``:today``) and it not done, whose reminder 14 days or a
 day before is due and not logged. Nothing else can be owed (``bot/reminders.py: decide``):
-once the overdue notice is logged, or the due date is past, no reminder ahead goes out. Each
-part is a range of due dates (``late`` merged with the log in index order): the tasks long
-reminded are never looked at one by one. A task without a due date is due at ``:default``."""
+once the overdue notice is logged, or the due date is past, no reminder ahead goes out. The
+candidates are, per kind, the range of due dates its moment has passed, less those logged
+(:func:`_not_logged`): a minute in which nothing came due merges the ranges and finds none,
+without looking up any task. A task without a due date is due at ``:default`` (the plan's
+tasks less those dated, merged in task order, once that date is near or past)."""
 
 LOG_REMINDERS = """
 INSERT OR IGNORE INTO due_reminders (plan_year, task, due, kind, announced, created_at)

@@ -180,6 +180,31 @@ async def test_the_morning_tick_logs_and_the_next_finds_nothing(
     assert await reminders.decided(clock.now) == []
 
 
+async def test_each_kind_is_found_by_its_own_range(
+    storage: Storage, clock: FakeClock, plan: Plan
+) -> None:
+    """Each reminder is found by the range of due dates its moment has passed, less what its
+    own kind has logged: a task reminded 14 days ahead is found again the day before it falls
+    due, one long reminded is not, and one left at the plan's year end (already past) is found
+    for its overdue notice however many tasks have dates of their own."""
+    await prepared(storage, plan)
+    morning = datetime.combine(date(2025, 1, 9), AT, tzinfo=SHANGHAI)
+    dues = {12: date(2025, 1, 10), 13: date(2025, 1, 20), 14: date(2025, 1, 5)}
+    dues |= {n: date(2025, 2, 1) for n in range(20, 111)}
+    logged = {(12, dues[12], Remind.DAY14), (13, dues[13], Remind.DAY14)}
+    logged |= {(14, dues[14], Remind.OVERDUE)}
+    await storage.db.write(lambda conn: fill(conn, dues, logged, {}))
+    clock.now = morning
+    found = [
+        (r.task, r.due, r.kind)
+        for r in await Reminders(storage, plan, zone=SHANGHAI, office={1}).decided(morning)
+    ]
+    undated = [n for n in range(1, 20) if n not in dues]
+    assert found == sorted(
+        [(12, dues[12], Remind.DAY1)] + [(n, YEAR_END, Remind.OVERDUE) for n in undated]
+    )
+
+
 async def test_the_log_and_the_lists_are_written_as_one_by_one(storage: Storage) -> None:
     """Logged and owed in single statements, the rows are those owed row by row: a reminder
     given twice is logged and owed once; each chat gets the lists in order, chat by chat, each
