@@ -164,14 +164,20 @@ def reminders(bench: Bench) -> Reminders:
 
 
 async def due_scan(bench: Bench, _: int) -> None:
-    """The due tick on the morning it finds work: this morning's reminders decided, logged and
-    owed (to the lead departments' chats, and the office) in one transaction."""
-    await reminders(bench).owe_due()
+    """The due tick's scan on the morning it finds work: this morning's reminders found (SQL
+    chooses the tasks) and decided (their states read, ``decide`` run), nothing written."""
+    await reminders(bench).decided(bench.storage.db.clock())
+
+
+async def due_owe(bench: Bench, _: int) -> None:
+    """The due tick's write that morning: the reminders the scan decided logged, and the
+    messages they owe (to the lead departments' chats, and the office), in one transaction."""
+    await reminders(bench).owe(bench.decided)
 
 
 async def forget_this_morning(bench: Bench, _: int) -> None:
     """Not timed: take back what the last morning tick logged and owed, so that the next one
-    decides the same morning again (the log would make it find nothing)."""
+    decides the same morning again (the log would make it find nothing), and decide it."""
     morning = to_db(this_morning(bench.context.at.now, bench.context.at.zone))
 
     def work(conn: sqlite3.Connection) -> None:
@@ -179,6 +185,7 @@ async def forget_this_morning(bench: Bench, _: int) -> None:
         conn.execute("DELETE FROM outbox WHERE kind = ?", (OutKind.DUE_REMINDER.value,))
 
     await bench.storage.db.write(work)
+    bench.decided = await reminders(bench).decided(bench.storage.db.clock())
 
 
 async def due_idle(bench: Bench, _: int) -> None:
@@ -187,16 +194,19 @@ async def due_idle(bench: Bench, _: int) -> None:
 
 
 async def due_rows_of(bench: Bench) -> tuple[int, int]:
-    """The morning's work (reminders logged and messages owed), and what the scan fetches to
-    find it (the tasks SQL chooses and their states), after one more morning tick."""
+    """The morning's reminders the scan decides, and what it fetches to find them (the tasks
+    SQL chooses and their states)."""
     await forget_this_morning(bench, 0)
-    fetched = await scan_fetches(bench)
-    owed = await reminders(bench).owe_due()
-    morning = to_db(this_morning(bench.context.at.now, bench.context.at.zone))
-    logged = await bench.storage.db.fetchvalue(
-        "SELECT count(*) FROM due_reminders WHERE created_at >= ?", (morning,)
-    )
-    return int(logged) + owed, fetched
+    return len(bench.decided), await scan_fetches(bench)
+
+
+async def owe_rows_of(bench: Bench) -> tuple[int, int]:
+    """The morning's write: the reminders logged and the messages owed (it fetches only the
+    departments' chats)."""
+    await forget_this_morning(bench, 0)
+    owed = await reminders(bench).owe(bench.decided)
+    bench.owed_this_morning = owed
+    return len(bench.decided) + owed, owed
 
 
 async def idle_rows_of(bench: Bench) -> tuple[int, int]:

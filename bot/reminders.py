@@ -111,7 +111,11 @@ class Reminders:
     async def owe_due(self) -> int:
         """Log every reminder whose moment has come and owe those announced; returns how many
         messages are owed."""
-        reminders = await self.decided(self.storage.db.clock())
+        return await self.owe(await self.decided(self.storage.db.clock()))
+
+    async def owe(self, reminders: list[Reminder]) -> int:
+        """Log the reminders decided and owe those announced, in one transaction; returns how
+        many messages are owed."""
         if not reminders:
             return 0
         leads = {r.task: self.plan.task_by_number[r.task].lead for r in reminders}
