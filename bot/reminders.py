@@ -14,7 +14,7 @@ task is reminded of nothing; a task done and awaiting the office is told only th
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -56,14 +56,18 @@ def decide(
     now: datetime,
     zone: ZoneInfo,
     logged: Collection[Remind],
+    *,
+    until: Mapping[Remind, date] | None = None,
 ) -> list[Reminder]:
     """What to log for one task now: each reminder whose moment has passed and which is not
     logged yet, announced or only noted. Of the reminders ahead, only the latest that has come
-    is announced (set late, a task is not told "14 days" and "tomorrow" at once)."""
+    is announced (set late, a task is not told "14 days" and "tomorrow" at once). ``until`` is
+    :func:`passed_until` of ``now``, given when deciding for many tasks at once."""
     if state is not None and state.closed:
         return []
     today = now.astimezone(zone).date()
-    passed = [kind for kind in Remind if kind not in logged and now >= moment_of(kind, due, zone)]
+    until = passed_until(now, zone) if until is None else until
+    passed = [kind for kind in Remind if kind not in logged and due <= until[kind]]
     if Remind.OVERDUE in passed:
         late = (today - due).days
         return [Reminder(task, due, Remind.OVERDUE, announce=late <= LATE_SILENCE)]
@@ -103,9 +107,11 @@ class Reminders:
         if not waiting:
             return []
         states = await self.storage.updates.states(w.task for w in waiting)
+        until = passed_until(now, self.zone)
         reminders = []
         for w in waiting:
-            reminders += decide(w.task, w.due, states.get(w.task), now, self.zone, w.logged)
+            state = states.get(w.task)
+            reminders += decide(w.task, w.due, state, now, self.zone, w.logged, until=until)
         return reminders
 
     async def owe_due(self) -> int:
