@@ -616,7 +616,7 @@ ROWS: dict[str, Callable[[Bench], Awaitable[tuple[int, int]]]] = {
 }
 """Counted once the operation is measured, not timed: the rows it must return, and fetched."""
 DESCRIPTIONS = {
-    "/mytasks": f"/mytasks, member of {BIG_DEPT} (list + states + page 1)",
+    "/mytasks": f"/mytasks, member of {BIG_DEPT} (list kept per plan + states + page 1)",
     "/task": "/task N (state + last 5 updates + card)",
     "record": "record an update + its outbox rows",
     "digest": f"{BIG_DEPT} weekly digest (gather + render)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from telegram import Update
@@ -94,6 +95,39 @@ class TaskList:
     query: str
 
 
+@dataclass(frozen=True)
+class _Scope:
+    plan: Plan
+    items: tuple[ListItem, ...]
+    led: int
+    """How many of them the scope's departments lead."""
+
+
+_SCOPES: OrderedDict[tuple[int, str, tuple[str, ...], Language], _Scope] = OrderedDict()
+SCOPES_KEPT = 256
+"""Lists kept in memory, the most recently asked for: one per department, person's set of
+departments and language; a plan read anew (a new object) makes its lists anew."""
+
+
+def _scope(plan: Plan, scope: str, user_depts: list[str], lang: Language) -> _Scope:
+    """The scope's items and how many it leads, made once per plan: a department of thousands
+    of tasks made thousands of list items for each /mytasks, most of its time at 100×."""
+    key = (id(plan), scope, tuple(user_depts), lang)
+    found = _SCOPES.get(key)
+    if found is not None and found.plan is plan:
+        _SCOPES.move_to_end(key)
+        return found
+    items = _scope_items(plan, scope, user_depts, lang)
+    led = set(user_depts) if scope == MINE else {scope}
+    if scope == WHOLE_PLAN:
+        led = {d.code for d in plan.departments}
+    made = _Scope(plan, tuple(items), sum(1 for item in items if item.task.lead in led))
+    _SCOPES[key] = made
+    while len(_SCOPES) > SCOPES_KEPT:
+        _SCOPES.popitem(last=False)
+    return made
+
+
 def _scope_items(plan: Plan, scope: str, user_depts: list[str], lang: Language) -> list[ListItem]:
     """The tasks a scope covers: a department's (led first), the whole plan's, or a person's."""
     if scope == WHOLE_PLAN:
@@ -148,13 +182,14 @@ async def build_list(
     """
     plan, lang = context.plan, who.lang
     user_depts = list(who.actor.roles) if scope == MINE else []
-    items = _scope_items(plan, scope, user_depts, lang)
+    listed = _scope(plan, scope, user_depts, lang)
+    items = list(listed.items)
     wanted = items if filter_ != "-" else page_of(items, page)
     states = await context.storage.updates.states([item.task.number for item in wanted])
     led = set(user_depts) if scope == MINE else {scope}
     if scope == WHOLE_PLAN:
         led = {d.code for d in plan.departments}
-    total, total_led = len(items), sum(1 for item in items if item.task.lead in led)
+    total, total_led = len(items), listed.led
     if filter_ != "-":
         at = await context.moment()
         items = [i for i in items if _keep(i.task, states.get(i.task.number), filter_, led, at)]
