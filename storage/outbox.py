@@ -107,14 +107,20 @@ VALUES (?, ?, ?, ?, ?, ?, ?)
 # the update was made in; only chats that still accept messages. The dedup key makes it once.
 INSERT_NOTIFICATIONS = """
 INSERT OR IGNORE INTO outbox (chat_id, kind, payload, update_id, dedup_key, not_before, created_at)
-SELECT DISTINCT s.chat_id, :kind, json_object('task', :task, 'update_id', :id), :id,
-       'update:' || :id || ':' || s.chat_id, :now, :now
-FROM subscriptions AS s JOIN chats AS c ON c.chat_id = s.chat_id AND c.active = 1
-WHERE ((s.kind = 'task' AND s.target = :task_text AND s.plan_year = :year)
-       OR (s.kind = 'dept' AND s.target IN (SELECT value FROM json_each(:depts)))
-       OR s.kind = 'all')
-  AND s.ended_at IS NULL AND s.chat_id IS NOT :origin
+SELECT f.chat_id, :kind, json_object('task', :task, 'update_id', :id), :id,
+       'update:' || :id || ':' || f.chat_id, :now, :now
+FROM (
+    SELECT chat_id FROM subscriptions
+    WHERE kind = 'task' AND target = :task_text AND plan_year = :year AND ended_at IS NULL
+    UNION SELECT chat_id FROM subscriptions
+    WHERE kind = 'dept' AND target IN (SELECT value FROM json_each(:depts)) AND ended_at IS NULL
+    UNION SELECT chat_id FROM subscriptions WHERE kind = 'all' AND ended_at IS NULL
+) AS f JOIN chats AS c ON c.chat_id = f.chat_id AND c.active = 1
+WHERE f.chat_id IS NOT :origin
 """
+"""Every active chat following the task, one of its departments or the whole plan, but the
+one it came from: each kind of following a search of the subscriptions' index, not one scan of
+them all (with 50,000 at 100×, the scan was most of recording an update)."""
 
 
 def owe(

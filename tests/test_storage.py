@@ -1079,9 +1079,14 @@ async def test_a_write_cancelled_while_beginning_does_not_wedge_the_writer(
 
 async def test_an_update_owes_one_notification_per_following_chat(storage: Storage) -> None:
     await person(storage, LI)
-    chats = {GROUP: "group", -2: "group", -3: "group", -4: "group", 10: "private", 11: "private"}
-    for chat_id, kind in chats.items():
+    chats = {GROUP: "group", -2: "group", -3: "group", -4: "group", -5: "group", 10: "private"}
+    for chat_id, kind in {**chats, 11: "private"}.items():
         await storage.chats.seen(chat_id, type=kind, title="x")
+    await storage.db.execute(  # task 12 of an earlier plan: nothing
+        "INSERT INTO subscriptions (chat_id, kind, target, plan_year, created_by, created_at)"
+        " VALUES (-5, 'task', '12', ?, ?, ?)",
+        (storage.db.current_year() - 1, LI, storage.db.now()),
+    )
     await storage.subscriptions.add(-2, Follow.TASK, "12", by=LI)
     await storage.subscriptions.add(-2, Follow.DEPT, "cpd", by=LI)  # twice over: still once
     await storage.subscriptions.add(-3, Follow.DEPT, "cnipa", by=LI)
