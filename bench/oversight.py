@@ -31,6 +31,7 @@ from bot.scorecard import scorecard as scorecard_of
 from storage.db import to_db
 from storage.due import Remind
 from storage.outbox import OutKind
+from storage.rounds import count_owed
 
 if TYPE_CHECKING:
     from bench.scale import Bench, Population
@@ -153,6 +154,14 @@ INSERTS = {
 def insert(conn: sqlite3.Connection, tables: Mapping[str, list[Row]]) -> None:
     for table, rows in tables.items():
         conn.executemany(INSERTS[table], rows)
+
+
+def insert_round(conn: sqlite3.Connection, tables: Mapping[str, list[Row]]) -> None:
+    """The round's rows (:func:`round_rows`), its tally started from its slots before its
+    statements are written, as ``Rounds.open`` starts it."""
+    insert(conn, {table: tables[table] for table in ("rounds", "round_slots")})
+    count_owed(conn, ROUND_ID)
+    insert(conn, {"round_statements": tables["round_statements"]})
 
 
 # --- the operations ------------------------------------------------------------------------

@@ -385,7 +385,9 @@ def fill(path: Path, size: Size) -> None:
         conn.executemany(INSERTS["task_state"], progress.states(plan.year))
         closures = progress.closures()
         oversight.insert(conn, oversight.due_rows(plan, closures, anchor=ANCHOR, zone=ZONE))
-        oversight.insert(conn, oversight.round_rows(plan, people, rng, anchor=ANCHOR, zone=ZONE))
+        oversight.insert_round(
+            conn, oversight.round_rows(plan, people, rng, anchor=ANCHOR, zone=ZONE)
+        )
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")
     finally:

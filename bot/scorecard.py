@@ -97,7 +97,7 @@ def rows_of(
     tallies: Sequence[DepartmentTally],
 ) -> list[ScoreRow]:
     """A row for each department named on a task or owing a statement, whether it leads a task
-    or only takes part: unranked, in plan order."""
+    or only takes part: unranked, in plan order. How many tasks it leads is the plan's own."""
     by_dept = {x.dept: x for x in tallies}
     named = plan.named_departments | set(by_dept)
     rows = []
@@ -108,7 +108,7 @@ def rows_of(
         rows.append(
             ScoreRow(
                 0, dept.code,
-                led=found.led if found else 0,
+                led=len(plan.tasks_of(dept.code, lead_only=True)),
                 closed=found.closed if found else 0,
                 awaiting=found.awaiting if found else 0,
                 overdue=found.overdue if found else 0,
@@ -122,9 +122,9 @@ def rows_of(
 
 async def scorecard(storage: Storage, plan: Plan, *, today: date) -> Scorecard:
     """The plan's scorecard as the database has it on ``today`` (the local date overdue tasks
-    are counted by): a row per lead department counted in SQL, each department's last report
-    (a seek per department) and the current round's tally (a row per department), whatever
-    the plan's and the history's size."""
+    are counted by): where each lead department's tasks stand (counted in SQL from index
+    ranges), each department's last report (a seek per department) and the current round's
+    tally (a row per department, as kept), whatever the plan's and the history's size."""
     standing = await storage.counting.leads(
         today=today, year_end=year_end(plan.year), year=plan.year
     )

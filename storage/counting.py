@@ -81,30 +81,31 @@ WHERE td.plan_year = :year AND td.dept = :dept
 GROUP BY stage
 """
 
-LEADS = f"""
-SELECT lead, sum(led), sum(closed), sum(awaiting), sum(past_due) - sum(closed_past_due),
-       sum(blocked)
-FROM (
-    SELECT t.dept AS lead, count(*) AS led, sum({PAST_DUE}) AS past_due, 0 AS closed,
-           0 AS awaiting, 0 AS blocked, 0 AS closed_past_due
-    FROM task_departments AS t
-    LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
-    WHERE t.plan_year = :year AND t.is_lead = 1
-    GROUP BY t.dept
+LEADS = """
+WITH RECURSIVE leads(code) AS (
+    SELECT min(lead) FROM task_standing WHERE plan_year = :year
     UNION ALL
-    SELECT t.lead, 0, 0, {STAGE} = 'closed', {STAGE} = 'awaiting', {STAGE} = 'blocked',
-           s.closure = 'closed' AND {PAST_DUE}
-    FROM task_state AS s
-    JOIN plan_tasks AS t ON t.plan_year = s.plan_year AND t.task = s.task
-    LEFT JOIN due_dates AS d ON d.plan_year = s.plan_year AND d.task = s.task
-    WHERE s.plan_year = :year AND s.status IN ('done', 'blocked')
+    SELECT (SELECT min(lead) FROM task_standing WHERE plan_year = :year AND lead > leads.code)
+    FROM leads WHERE leads.code IS NOT NULL
 )
-GROUP BY lead
+SELECT code,
+    (SELECT count(*) FROM task_standing WHERE plan_year = :year AND lead = code
+        AND status = 'done' AND closure IS NOT 'awaiting'),
+    (SELECT count(*) FROM task_standing WHERE plan_year = :year AND lead = code
+        AND status = 'done' AND closure = 'awaiting'),
+    (SELECT count(*) FROM task_standing WHERE plan_year = :year AND lead = code
+        AND due < :today AND closure IS NOT 'closed')
+    + (SELECT count(*) FROM task_standing WHERE :year_end < :today AND plan_year = :year
+        AND lead = code AND due IS NULL AND closure IS NOT 'closed'),
+    (SELECT count(*) FROM task_standing WHERE plan_year = :year AND lead = code
+        AND status = 'blocked')
+FROM leads WHERE code IS NOT NULL
 """
-"""Per lead department: tasks led, closed, awaiting, overdue, blocked. Overdue (:data:`OVERDUE`)
-is counted as past due less closed and past due, so that only the tasks done or blocked are
-looked up by state (through its status index), not every task of the plan: a task has a
-closure only while it is done (``storage/updates.py: _close_or_reopen``)."""
+"""Per lead department: its tasks closed, awaiting, overdue, blocked, by the rules of
+:data:`STAGE` and :data:`OVERDUE` (a task without a due date is past due once the year end is)
+over ``task_standing``: the departments found by skipping from one lead to the next, then each
+count a range of one of its covering indexes, read in order (no task looked up, nothing sorted:
+looking up each task's lead, date and state was 15 ms of /scorecard at 100x)."""
 
 REPORTING = """
 SELECT DISTINCT dept FROM status_updates
@@ -131,10 +132,10 @@ class PlanCounts:
 
 @dataclass(frozen=True)
 class Led:
-    """Where the tasks a department leads stand (the rule of ``bot/standing.py``)."""
+    """Where the tasks a department leads stand (the rule of ``bot/standing.py``); how many
+    it leads is the plan's (``Plan.tasks_of``), which the bot holds in memory."""
 
     dept: str
-    led: int
     closed: int
     awaiting: int
     overdue: int
@@ -196,7 +197,7 @@ class Counting:
     async def leads(
         self, *, today: date, year_end: date, year: int | None = None
     ) -> dict[str, Led]:
-        """Each department that leads a task: led, closed, awaiting, overdue, blocked."""
+        """Each department that leads a task: closed, awaiting, overdue, blocked."""
         year = self._db.current_year() if year is None else year
         params = {"year": year, "today": today.isoformat(), "year_end": year_end.isoformat()}
         return {row[0]: Led(*row) for row in await self._db.fetchall(LEADS, params)}

@@ -626,4 +626,140 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        15,
+        "scorecard_counts",
+        """
+        -- Each task of a plan with its lead, its due date in force (NULL: none, so due at the
+        -- plan's year end) and its status and closure (NULL: no state yet): plan_tasks,
+        -- due_dates and task_state in one row, kept by the triggers below on every write to
+        -- those three, whoever makes it (a later migration that rebuilds one of them must
+        -- create its triggers again). A scorecard counts each lead's tasks by stage and
+        -- overdue from ranges of its two covering indexes, instead of looking up each task's
+        -- lead, due date and state (10,000 tasks at 100x).
+        CREATE TABLE task_standing (
+            plan_year   INTEGER NOT NULL,
+            task        INTEGER NOT NULL,
+            lead        TEXT NOT NULL,
+            due         TEXT,
+            status      TEXT,
+            closure     TEXT,
+            PRIMARY KEY (plan_year, task)
+        ) WITHOUT ROWID;
+        INSERT INTO task_standing (plan_year, task, lead, due, status, closure)
+        SELECT t.plan_year, t.task, t.lead, d.due, s.status, s.closure
+        FROM plan_tasks AS t
+        LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
+        LEFT JOIN task_state AS s ON s.plan_year = t.plan_year AND s.task = t.task;
+        CREATE INDEX task_standing_by_stage ON task_standing (plan_year, lead, status, closure);
+        CREATE INDEX task_standing_by_due ON task_standing (plan_year, lead, due, closure);
+
+        CREATE TRIGGER task_standing_plan_insert AFTER INSERT ON plan_tasks
+        BEGIN
+            INSERT INTO task_standing (plan_year, task, lead, due, status, closure)
+            SELECT NEW.plan_year, NEW.task, NEW.lead, d.due, s.status, s.closure
+            FROM (SELECT 1)
+            LEFT JOIN due_dates AS d ON d.plan_year = NEW.plan_year AND d.task = NEW.task
+            LEFT JOIN task_state AS s ON s.plan_year = NEW.plan_year AND s.task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_plan_update AFTER UPDATE ON plan_tasks
+        BEGIN
+            DELETE FROM task_standing WHERE plan_year = OLD.plan_year AND task = OLD.task;
+            INSERT INTO task_standing (plan_year, task, lead, due, status, closure)
+            SELECT NEW.plan_year, NEW.task, NEW.lead, d.due, s.status, s.closure
+            FROM (SELECT 1)
+            LEFT JOIN due_dates AS d ON d.plan_year = NEW.plan_year AND d.task = NEW.task
+            LEFT JOIN task_state AS s ON s.plan_year = NEW.plan_year AND s.task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_plan_delete AFTER DELETE ON plan_tasks
+        BEGIN
+            DELETE FROM task_standing WHERE plan_year = OLD.plan_year AND task = OLD.task;
+        END;
+
+        CREATE TRIGGER task_standing_due_insert AFTER INSERT ON due_dates
+        BEGIN
+            UPDATE task_standing SET due = NEW.due
+            WHERE plan_year = NEW.plan_year AND task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_due_update AFTER UPDATE ON due_dates
+        WHEN OLD.due IS NOT NEW.due OR OLD.plan_year != NEW.plan_year OR OLD.task != NEW.task
+        BEGIN
+            UPDATE task_standing SET due = NULL
+            WHERE plan_year = OLD.plan_year AND task = OLD.task;
+            UPDATE task_standing SET due = NEW.due
+            WHERE plan_year = NEW.plan_year AND task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_due_delete AFTER DELETE ON due_dates
+        BEGIN
+            UPDATE task_standing SET due = NULL
+            WHERE plan_year = OLD.plan_year AND task = OLD.task;
+        END;
+
+        CREATE TRIGGER task_standing_state_insert AFTER INSERT ON task_state
+        BEGIN
+            UPDATE task_standing SET status = NEW.status, closure = NEW.closure
+            WHERE plan_year = NEW.plan_year AND task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_state_update AFTER UPDATE ON task_state
+        WHEN OLD.status IS NOT NEW.status OR OLD.closure IS NOT NEW.closure
+            OR OLD.plan_year != NEW.plan_year OR OLD.task != NEW.task
+        BEGIN
+            UPDATE task_standing SET status = NULL, closure = NULL
+            WHERE plan_year = OLD.plan_year AND task = OLD.task;
+            UPDATE task_standing SET status = NEW.status, closure = NEW.closure
+            WHERE plan_year = NEW.plan_year AND task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_state_delete AFTER DELETE ON task_state
+        BEGIN
+            UPDATE task_standing SET status = NULL, closure = NULL
+            WHERE plan_year = OLD.plan_year AND task = OLD.task;
+        END;
+
+        -- Each round's tally per department: the statements it owes (counted from its slots
+        -- when the round opens, storage/rounds.py: count_owed), how many of those slots have
+        -- a statement, and how many one on time; the statements' trigger keeps the last two.
+        -- A scorecard reads a row per department, not every slot and statement of the round.
+        CREATE TABLE round_tallies (
+            round_id    INTEGER NOT NULL REFERENCES rounds (id),
+            dept        TEXT NOT NULL,
+            owed        INTEGER NOT NULL CHECK (owed > 0),
+            answered    INTEGER NOT NULL DEFAULT 0,
+            on_time     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (round_id, dept),
+            CHECK (0 <= on_time AND on_time <= answered AND answered <= owed)
+        ) WITHOUT ROWID;
+        INSERT INTO round_tallies (round_id, dept, owed, answered, on_time)
+        SELECT l.round_id, l.dept, count(*),
+               count(s.has_any), count(s.has_on_time)
+        FROM round_slots AS l
+        LEFT JOIN (
+            SELECT round_id, task, dept, 1 AS has_any, CASE WHEN min(late) = 0 THEN 1 END
+                AS has_on_time
+            FROM round_statements GROUP BY round_id, task, dept
+        ) AS s ON s.round_id = l.round_id AND s.task = l.task AND s.dept = l.dept
+        GROUP BY l.round_id, l.dept;
+        CREATE TRIGGER round_statements_need_tally BEFORE INSERT ON round_statements
+        WHEN NOT EXISTS (SELECT 1 FROM round_tallies WHERE round_id = NEW.round_id
+                         AND dept = NEW.dept)
+        BEGIN
+            SELECT RAISE(ABORT, 'a statement for a department the round has no tally of');
+        END;
+        CREATE TRIGGER round_tallies_on_statement AFTER INSERT ON round_statements
+        BEGIN
+            UPDATE round_tallies SET
+                answered = answered + NOT EXISTS (
+                    SELECT 1 FROM round_statements AS s
+                    WHERE s.round_id = NEW.round_id AND s.task = NEW.task AND s.dept = NEW.dept
+                      AND s.id != NEW.id),
+                on_time = on_time + (NEW.late = 0 AND NOT EXISTS (
+                    SELECT 1 FROM round_statements AS s
+                    WHERE s.round_id = NEW.round_id AND s.task = NEW.task AND s.dept = NEW.dept
+                      AND s.late = 0 AND s.id != NEW.id))
+            WHERE round_id = NEW.round_id AND dept = NEW.dept;
+        END;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -182,20 +182,14 @@ LEFT JOIN round_statements AS s
 WHERE l.round_id = :round
 """
 # Per department: slots owed, answered, answered on time (a slot is on time if any of its
-# statements came by the due date, as SELECT_SLOTS decides it; a statement is always of a slot).
-# Three range scans of covering indexes, grouped: no slot is looked up one by one.
+# statements came by the due date, as SELECT_SLOTS decides it), as ``round_tallies`` keeps
+# them: a row per department, whatever the number of slots and statements.
 TALLY = """
-SELECT dept, sum(owed), sum(answered), sum(on_time) FROM (
-    SELECT dept, count(*) AS owed, 0 AS answered, 0 AS on_time
-    FROM round_slots WHERE round_id = :round GROUP BY dept
-    UNION ALL
-    SELECT dept, 0, count(DISTINCT task), 0
-    FROM round_statements WHERE round_id = :round GROUP BY dept
-    UNION ALL
-    SELECT dept, 0, 0, count(DISTINCT task)
-    FROM round_statements WHERE round_id = :round AND late = 0 GROUP BY dept
-)
-GROUP BY dept ORDER BY dept
+SELECT dept, owed, answered, on_time FROM round_tallies WHERE round_id = :round ORDER BY dept
+"""
+COUNT_OWED = """
+INSERT INTO round_tallies (round_id, dept, owed)
+SELECT round_id, dept, count(*) FROM round_slots WHERE round_id = :round GROUP BY dept
 """
 # The chats a department's round messages go to: its active bound groups; with none, the
 # private chats of its members (those who ever spoke to the bot and did not block it).
@@ -295,6 +289,12 @@ def office_chats(conn: sqlite3.Connection, admins: Collection[int]) -> list[int]
     return [r[0] for r in rows]
 
 
+def count_owed(conn: sqlite3.Connection, round_id: int) -> None:
+    """Start the round's tally (``round_tallies``) from its slots, once they are all written:
+    what each department owes; its statements' trigger counts the answers from then on."""
+    conn.execute(COUNT_OWED, {"round": round_id})
+
+
 class Rounds:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -339,6 +339,7 @@ class Rounds:
                 " VALUES (?, ?, ?, ?, ?)",
                 [(round_id, year, o.task, o.dept, int(o.is_lead)) for o in owed],
             )
+            count_owed(conn, round_id)
             requests, unreached = 0, []
             for dept in dict.fromkeys(o.dept for o in owed):
                 chats = department_chats(conn, dept)

@@ -1,9 +1,11 @@
 """The scorecard's counts made in SQL agree with the rules in Python.
 
 For random states, closures, due dates and days (before and after the plan's year end), each
-lead department's row from ``storage.counting.leads`` must be what ``bot/standing.standings``
-finds from the states themselves; for random slots and statements (on time, late, revised),
-a round's tally in SQL must be what the slots' own states add up to.
+lead department's row from ``storage.counting.leads``, and the scorecard's row with the tasks it
+leads from the plan, must be what ``bot/standing.standings`` finds from the states themselves;
+``task_standing``, which those counts read, must be the join of the plan index, the due dates
+and the states after any writes to the three; for random slots and statements (on time, late,
+revised), a round's tally as kept must be what the slots' own states add up to.
 """
 
 from __future__ import annotations
@@ -11,24 +13,34 @@ from __future__ import annotations
 import sqlite3
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.lights import DueDates, year_end
 from bot.plan import Plan
 from bot.rounds import owed_statements, round_summary
+from bot.scorecard import scorecard
 from bot.standing import standings
 from storage import Storage
 from storage.counting import Led
 from storage.db import to_db
 from storage.rounds import Owed, SlotState, Tally
-from storage.updates import TaskState
+from storage.updates import Closure, Status, TaskState
 from tests.conftest import PLAN_YEAR
-from tests.test_counting import NOW, TODAY, dues, fill, plans, prepared, written
+from tests.test_counting import NOW, TODAY, dues, prepared
 
 days_after = st.sampled_from([-30, 0, 1, 7, 40, 41, 42, 43, 60, 400])
 """How far the day counted on is from the day due dates are set around: 41 days after
 2024-11-20 is the plan's year end, 42 the first day every task without a date is overdue."""
+
+states_of = st.dictionaries(
+    st.integers(min_value=1, max_value=110),
+    st.tuples(st.sampled_from(list(Status)), st.sampled_from([None, *Closure])),
+    max_size=110,
+)
+"""Each task's status and closure, any with any: a task done before closing existed may have
+none, and the rules must agree on whatever a row holds."""
 
 rounds = st.fixed_dictionaries(
     {
@@ -48,33 +60,198 @@ async def indexed(storage: Storage, plan: Plan) -> None:
         await prepared(storage, plan)
 
 
-@settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(states=plans, due=dues, after=days_after)
-async def test_lead_rows_are_what_the_standing_rule_finds(
-    storage: Storage, plan: Plan, states: dict[int, dict[str, object]], due: dict[int, int],
-    after: int,
-) -> None:  # fmt: skip
-    await indexed(storage, plan)
-    await storage.db.write(lambda conn: fill(conn, states, due))
-    today = TODAY + timedelta(days=after)
+def fill(
+    conn: sqlite3.Connection, states: dict[int, tuple[Status, Closure | None]], due: dict[int, int]
+) -> None:
+    """The states and due dates as rows (each state's update is the one history row)."""
+    for table in ("task_state", "due_dates"):
+        conn.execute(f"DELETE FROM {table}")
+    for task, (status, closure) in states.items():
+        conn.execute(
+            "INSERT INTO task_state (plan_year, task, status, progress, last_update_id,"
+            " updated_at, closure) VALUES (?, ?, ?, NULL, 1, ?, ?)",
+            (PLAN_YEAR, task, status.value, to_db(NOW), closure and closure.value),
+        )
+    for task, days in due.items():
+        conn.execute(
+            "INSERT INTO due_dates (plan_year, task, due, change_id) VALUES (?, ?, ?, 1)",
+            (PLAN_YEAR, task, (TODAY + timedelta(days=days)).isoformat()),
+        )
 
-    in_python = {}
-    for task, row in states.items():
-        status, closure, updated = written(row)
-        in_python[task] = TaskState(task, status, None, 1, updated, None, closure)
+
+async def expected_and_found(
+    storage: Storage,
+    plan: Plan,
+    states: dict[int, tuple[Status, Closure | None]],
+    due: dict[int, int],
+    today: date,
+) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """Per department named on a task: (led, closed, awaiting, overdue, blocked) by the
+    Python rule, and as the scorecard counts them (none for a department that leads none)."""
+    await storage.db.write(lambda conn: fill(conn, states, due))
+    in_python = {
+        task: TaskState(task, status, None, 1, NOW, None, closure)
+        for task, (status, closure) in states.items()
+    }
     dates = DueDates(
         year_end(PLAN_YEAR), {task: TODAY + timedelta(days=d) for task, d in due.items()}
     )
+    ruled = standings(plan, in_python, dates, today)
     expected = {
-        code: Led(code, s.led, s.closed, s.awaiting, s.overdue, s.blocked)
-        for code, s in standings(plan, in_python, dates, today).items()
+        code: (s.led, s.closed, s.awaiting, s.overdue, s.blocked) for code, s in ruled.items()
     }
-    found = await storage.counting.leads(
-        today=today, year_end=date(PLAN_YEAR, 12, 31), year=PLAN_YEAR
+    found = await storage.counting.leads(today=today, year_end=year_end(PLAN_YEAR), year=PLAN_YEAR)
+    assert found == {
+        code: Led(code, s.closed, s.awaiting, s.overdue, s.blocked) for code, s in ruled.items()
+    }
+    card = await scorecard(storage, plan, today=today)
+    counted = {
+        r.dept: (r.led, r.closed, r.awaiting, r.overdue, r.blocked)
+        for r in card.rows
+        if (r.led, r.closed, r.awaiting, r.overdue, r.blocked) != (0, 0, 0, 0, 0)
+    }
+    return expected, counted
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(states=states_of, due=dues, after=days_after)
+async def test_lead_rows_are_what_the_standing_rule_finds(
+    storage: Storage, plan: Plan, states: dict[int, tuple[Status, Closure | None]],
+    due: dict[int, int], after: int,
+) -> None:  # fmt: skip
+    await indexed(storage, plan)
+    expected, counted = await expected_and_found(
+        storage, plan, states, due, TODAY + timedelta(days=after)
     )
-    assert found == expected
+    assert counted == expected
+
+
+@pytest.mark.parametrize(
+    ("today", "overdue"),
+    [
+        (date(PLAN_YEAR, 12, 31), 1),  # the year end itself: only the date of June is past
+        (date(PLAN_YEAR + 1, 1, 1), 2),  # then the task without a date too (not the closed one)
+        (date(PLAN_YEAR + 1, 3, 1), 2),  # but not yet the one due on 1 March
+        (date(PLAN_YEAR + 1, 3, 2), 3),
+    ],
+)
+async def test_once_the_year_end_is_past_a_task_without_a_date_is_overdue(
+    storage: Storage, plan: Plan, today: date, overdue: int
+) -> None:
+    await indexed(storage, plan)
+    led = [t.number for t in plan.tasks_of("mara", lead_only=True)]
+    assert len(led) == 4
+    june, march = (date(PLAN_YEAR, 6, 30) - TODAY).days, (date(PLAN_YEAR + 1, 3, 1) - TODAY).days
+    states = {led[3]: (Status.DONE, Closure.CLOSED), led[0]: (Status.BLOCKED, None)}
+    due = {led[0]: june, led[1]: march}
+    expected, counted = await expected_and_found(storage, plan, states, due, today)
+    assert counted["mara"] == (4, 1, 0, overdue, 1) == expected["mara"]
+
+
+def joined(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
+    """What ``task_standing`` must hold: each planned task with its due date and state."""
+    return conn.execute(
+        "SELECT t.plan_year, t.task, t.lead, d.due, s.status, s.closure FROM plan_tasks AS t"
+        " LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task"
+        " LEFT JOIN task_state AS s ON s.plan_year = t.plan_year AND s.task = t.task"
+        " ORDER BY t.plan_year, t.task"
+    ).fetchall()
+
+
+TASKS = range(1, 5)
+tasks = st.sampled_from(TASKS)
+years = st.sampled_from([PLAN_YEAR + 1, PLAN_YEAR + 2])
+writes = st.lists(
+    st.one_of(
+        st.tuples(st.just("state"), years, tasks, st.sampled_from(list(Status)),
+                  st.sampled_from([None, *Closure])),
+        st.tuples(st.just("unstate"), years, tasks),
+        st.tuples(st.just("due"), years, tasks, st.integers(min_value=-40, max_value=40)),
+        st.tuples(st.just("undue"), years, tasks),
+        st.tuples(st.just("plan"), years, tasks, st.sampled_from(["cnipa", "cpd", "mara"])),
+        st.tuples(st.just("lead"), years, tasks, st.sampled_from(["cnipa", "cpd", "mara"])),
+        *(st.tuples(st.just("renumber"), years, tasks, tasks, st.just(table))
+          for table in ("task_state", "due_dates", "plan_tasks")),
+        st.tuples(st.just("unplan"), years, tasks),
+    ),
+    min_size=1,
+    max_size=30,
+)  # fmt: skip
+"""Writes to the plan index, the due dates and the states of two years (beside the indexed
+plan's), as any writer makes them: inserted, changed (as the bot's upserts do), moved to
+another task, deleted."""
+
+
+def write(conn: sqlite3.Connection, step: tuple[object, ...]) -> None:
+    """One of :data:`writes` as SQL."""
+    kind, year, task, *rest = step
+    key = {"year": year, "task": task}
+    if kind == "state":
+        status, closure = rest
+        assert isinstance(status, Status)
+        conn.execute(
+            "INSERT INTO task_state (plan_year, task, status, progress, last_update_id,"
+            " updated_at, closure) VALUES (:year, :task, :status, NULL, 1, :now, :closure)"
+            " ON CONFLICT (plan_year, task) DO UPDATE SET status = excluded.status,"
+            " closure = excluded.closure",
+            key | {"status": status.value, "now": to_db(NOW), "closure": closure},
+        )
+    elif kind == "due":
+        (days,) = rest
+        assert isinstance(days, int)
+        conn.execute(
+            "INSERT INTO due_dates (plan_year, task, due, change_id) VALUES (:year, :task, :due, 1)"
+            " ON CONFLICT (plan_year, task) DO UPDATE SET due = excluded.due",
+            key | {"due": (TODAY + timedelta(days=days)).isoformat()},
+        )
+    elif kind == "plan":
+        conn.execute(
+            "INSERT OR IGNORE INTO plan_tasks (plan_year, task, section, lead)"
+            " VALUES (:year, :task, 1, :lead)",
+            key | {"lead": rest[0]},
+        )
+    elif kind == "lead":
+        conn.execute(
+            "UPDATE plan_tasks SET lead = :lead WHERE plan_year = :year AND task = :task",
+            key | {"lead": rest[0]},
+        )
+    elif kind == "renumber":
+        to, table = rest
+        conn.execute(
+            f"UPDATE OR IGNORE {table} SET task = :to WHERE plan_year = :year AND task = :task",
+            key | {"to": to},
+        )
+    else:
+        table = {"unstate": "task_state", "undue": "due_dates", "unplan": "plan_tasks"}[kind]
+        conn.execute(f"DELETE FROM {table} WHERE plan_year = :year AND task = :task", key)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=writes)
+async def test_task_standing_is_the_join_whatever_is_written(
+    storage: Storage, plan: Plan, steps: list[tuple[object, ...]]
+) -> None:
+    await indexed(storage, plan)
+
+    def work(conn: sqlite3.Connection) -> tuple[list[tuple[object, ...]], ...]:
+        for table in ("task_state", "due_dates", "plan_tasks"):  # the last example's
+            conn.execute(f"DELETE FROM {table} WHERE plan_year > ?", (PLAN_YEAR,))
+        for year in (PLAN_YEAR + 1, PLAN_YEAR + 2):  # rows to change, and a task not planned
+            for task in TASKS[:-1]:
+                write(conn, ("plan", year, task, ("cnipa", "cpd")[task % 2]))
+                write(conn, ("state", year, task, Status.IN_PROGRESS, None))
+                write(conn, ("due", year, task, task))
+        for step in steps:
+            write(conn, step)
+        kept = conn.execute("SELECT * FROM task_standing ORDER BY plan_year, task").fetchall()
+        return kept, joined(conn)
+
+    kept, join = await storage.db.write(work)
+    assert kept == join
 
 
 def submitted(
