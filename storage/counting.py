@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from storage.db import Database, to_db
+from storage.updates import LAST_REPORTS
 
 STAGE = """CASE WHEN s.task IS NULL THEN 'not_started'
      WHEN s.status = 'done' THEN CASE WHEN s.closure = 'awaiting' THEN 'awaiting' ELSE 'closed' END
@@ -107,11 +108,10 @@ over ``task_standing``: the departments found by skipping from one lead to the n
 count a range of one of its covering indexes, read in order (no task looked up, nothing sorted:
 looking up each task's lead, date and state was 15 ms of /scorecard at 100x)."""
 
-REPORTING = """
-SELECT DISTINCT dept FROM status_updates
-WHERE created_at >= ? AND +plan_year = ? AND dept IS NOT NULL
-"""
-"""Departments that reported since a moment (the unary + keeps SQLite on the time index)."""
+REPORTING = f"SELECT code FROM ({LAST_REPORTS}) WHERE latest >= :since"
+"""Departments that reported since a moment: those whose latest update is since then, found by
+skipping from department to department (two index entries each), not by reading every update
+of the window (20,000 over two weeks at 100×)."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,8 @@ class Counting:
     async def reporting(self, since: datetime, *, year: int | None = None) -> set[str]:
         """Departments with a status update or note since ``since``."""
         year = self._db.current_year() if year is None else year
-        return {r[0] for r in await self._db.fetchall(REPORTING, (to_db(since), year))}
+        params = {"since": to_db(since), "year": year}
+        return {r[0] for r in await self._db.fetchall(REPORTING, params)}
 
 
 def _days(when: When) -> dict[str, str]:

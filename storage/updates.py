@@ -112,6 +112,7 @@ WITH RECURSIVE depts(code) AS (
     FROM depts WHERE depts.code IS NOT NULL
 )
 SELECT code, (SELECT max(created_at) FROM status_updates WHERE plan_year = :year AND dept = code)
+       AS latest
 FROM depts WHERE code IS NOT NULL
 """
 """Each department's latest update of a year: the departments found by skipping from one to
