@@ -17,10 +17,11 @@ from datetime import date, datetime, timedelta
 from storage.db import Database, to_db
 from storage.updates import LAST_REPORTS
 
-STAGE = """CASE WHEN s.task IS NULL THEN 'not_started'
+STAGE = """CASE WHEN s.status IS NULL THEN 'not_started'
      WHEN s.status = 'done' THEN CASE WHEN s.closure = 'awaiting' THEN 'awaiting' ELSE 'closed' END
      ELSE s.status END"""
-"""A task's stage (``bot.statuses.Stage``) from its ``task_state`` row ``s`` (or none)."""
+"""A task's stage (``bot.statuses.Stage``) from its ``task_state`` row ``s`` (or none), or its
+``task_standing`` row ``s`` (no status: no state)."""
 PAST_DUE = "coalesce(d.due, :year_end) < :today"
 """Its ``due_dates`` row ``d`` (else the plan's year end) is before today."""
 NOT_CLOSED = "coalesce(s.closure, '') != 'closed'"
@@ -60,19 +61,24 @@ overdue (past due, not closed); due soon (within 14 days, not done); quiet (led,
 update for 14 days). Per kind the first ``limit`` (led first, in plan order) and how many."""
 
 PLAN_COUNTS = f"""
-SELECT t.section, t.lead, {STAGE} AS stage,
-       sum({OVERDUE}),
-       sum(coalesce(d.due, :year_end) BETWEEN :today AND :soon
-           AND coalesce(s.status, '') != 'done'),
-       count(*)
-FROM plan_tasks AS t
-LEFT JOIN task_state AS s ON s.plan_year = t.plan_year AND s.task = t.task
-LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
-WHERE t.plan_year = :year
-GROUP BY t.section, t.lead, stage
+SELECT s.section, s.lead, {STAGE} AS stage, sum(s.overdue), sum(s.soon), sum(s.n)
+FROM (
+    SELECT section, lead, status, closure,
+           sum(coalesce(due, :year_end) < :today AND coalesce(closure, '') != 'closed') AS overdue,
+           sum(coalesce(due, :year_end) BETWEEN :today AND :soon
+               AND coalesce(status, '') != 'done') AS soon,
+           count(*) AS n
+    FROM task_standing
+    WHERE plan_year = :year
+    GROUP BY section, lead, status, closure
+) AS s
+GROUP BY s.section, s.lead, stage
 """
-"""The plan's tasks by section, lead department and stage, with how many are overdue and due
-soon: a few hundred groups, whatever the plan's size."""
+"""The plan's tasks by section, lead department and stage, with how many are overdue
+(:data:`OVERDUE`, its due date kept beside its state) and due soon: a few hundred groups,
+whatever the plan's size. The tasks are grouped by their columns in the order of a covering
+index of ``task_standing``, and only those groups by stage: grouping 10,000 rows by the stage's
+expression sorted them all (14 ms at 100×, against 4)."""
 
 DEPT_STAGES = f"""
 SELECT {STAGE} AS stage, count(*)

@@ -631,34 +631,38 @@ MIGRATIONS += (
         15,
         "scorecard_counts",
         """
-        -- Each task of a plan with its lead, its due date in force (NULL: none, so due at the
-        -- plan's year end) and its status and closure (NULL: no state yet): plan_tasks,
-        -- due_dates and task_state in one row, kept by the triggers below on every write to
-        -- those three, whoever makes it (a later migration that rebuilds one of them must
-        -- create its triggers again). A scorecard counts each lead's tasks by stage and
-        -- overdue from ranges of its two covering indexes, instead of looking up each task's
-        -- lead, due date and state (10,000 tasks at 100x).
+        -- Each task of a plan with its lead and section, its due date in force (NULL: none,
+        -- so due at the plan's year end) and its status and closure (NULL: no state yet):
+        -- plan_tasks, due_dates and task_state in one row, kept by the triggers below on
+        -- every write to those three, whoever makes it (a later migration that rebuilds one
+        -- of them must create its triggers again). A scorecard counts each lead's tasks by
+        -- stage and overdue from ranges of two covering indexes, and a digest the whole plan
+        -- by section and lead from the third, instead of looking up each task's lead, due
+        -- date and state (10,000 tasks at 100x).
         CREATE TABLE task_standing (
             plan_year   INTEGER NOT NULL,
             task        INTEGER NOT NULL,
             lead        TEXT NOT NULL,
+            section     INTEGER NOT NULL,
             due         TEXT,
             status      TEXT,
             closure     TEXT,
             PRIMARY KEY (plan_year, task)
         ) WITHOUT ROWID;
-        INSERT INTO task_standing (plan_year, task, lead, due, status, closure)
-        SELECT t.plan_year, t.task, t.lead, d.due, s.status, s.closure
+        INSERT INTO task_standing (plan_year, task, lead, section, due, status, closure)
+        SELECT t.plan_year, t.task, t.lead, t.section, d.due, s.status, s.closure
         FROM plan_tasks AS t
         LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task
         LEFT JOIN task_state AS s ON s.plan_year = t.plan_year AND s.task = t.task;
         CREATE INDEX task_standing_by_stage ON task_standing (plan_year, lead, status, closure);
         CREATE INDEX task_standing_by_due ON task_standing (plan_year, lead, due, closure);
+        CREATE INDEX task_standing_by_section
+            ON task_standing (plan_year, section, lead, status, closure, due);
 
         CREATE TRIGGER task_standing_plan_insert AFTER INSERT ON plan_tasks
         BEGIN
-            INSERT INTO task_standing (plan_year, task, lead, due, status, closure)
-            SELECT NEW.plan_year, NEW.task, NEW.lead, d.due, s.status, s.closure
+            INSERT INTO task_standing (plan_year, task, lead, section, due, status, closure)
+            SELECT NEW.plan_year, NEW.task, NEW.lead, NEW.section, d.due, s.status, s.closure
             FROM (SELECT 1)
             LEFT JOIN due_dates AS d ON d.plan_year = NEW.plan_year AND d.task = NEW.task
             LEFT JOIN task_state AS s ON s.plan_year = NEW.plan_year AND s.task = NEW.task;
@@ -666,8 +670,8 @@ MIGRATIONS += (
         CREATE TRIGGER task_standing_plan_update AFTER UPDATE ON plan_tasks
         BEGIN
             DELETE FROM task_standing WHERE plan_year = OLD.plan_year AND task = OLD.task;
-            INSERT INTO task_standing (plan_year, task, lead, due, status, closure)
-            SELECT NEW.plan_year, NEW.task, NEW.lead, d.due, s.status, s.closure
+            INSERT INTO task_standing (plan_year, task, lead, section, due, status, closure)
+            SELECT NEW.plan_year, NEW.task, NEW.lead, NEW.section, d.due, s.status, s.closure
             FROM (SELECT 1)
             LEFT JOIN due_dates AS d ON d.plan_year = NEW.plan_year AND d.task = NEW.task
             LEFT JOIN task_state AS s ON s.plan_year = NEW.plan_year AND s.task = NEW.task;

@@ -153,7 +153,8 @@ async def test_once_the_year_end_is_past_a_task_without_a_date_is_overdue(
 def joined(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
     """What ``task_standing`` must hold: each planned task with its due date and state."""
     return conn.execute(
-        "SELECT t.plan_year, t.task, t.lead, d.due, s.status, s.closure FROM plan_tasks AS t"
+        "SELECT t.plan_year, t.task, t.lead, t.section, d.due, s.status, s.closure"
+        " FROM plan_tasks AS t"
         " LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task"
         " LEFT JOIN task_state AS s ON s.plan_year = t.plan_year AND s.task = t.task"
         " ORDER BY t.plan_year, t.task"
@@ -214,7 +215,8 @@ def write(conn: sqlite3.Connection, step: tuple[object, ...]) -> None:
         )
     elif kind == "lead":
         conn.execute(
-            "UPDATE plan_tasks SET lead = :lead WHERE plan_year = :year AND task = :task",
+            "UPDATE plan_tasks SET lead = :lead, section = section + 1"
+            " WHERE plan_year = :year AND task = :task",
             key | {"lead": rest[0]},
         )
     elif kind == "renumber":
