@@ -16,6 +16,7 @@ from pathlib import Path
 from bench import QUICK
 from bench.compare import comparison, load_run
 from bench.report import Section, document, markdown, terminal
+from bench.timing import PARTS, spent
 
 OUTPUT = Path("docs/benchmarks.md")
 BENCHMARKS = {
@@ -33,7 +34,8 @@ async def run_all(only: list[str]) -> list[Section]:
     sections: list[Section] = []
     for name, module in BENCHMARKS.items():
         if not only or name in only:
-            sections.extend(await importlib.import_module(module).run())
+            with spent(name):
+                sections.extend(await importlib.import_module(module).run())
     return sections
 
 
@@ -76,10 +78,10 @@ def main() -> int:
     started = time.perf_counter()
     sections = asyncio.run(run_all(args.only))
     elapsed = time.perf_counter() - started
-    print(terminal(sections))
+    print(terminal(sections, PARTS))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(sections, elapsed), encoding="utf-8")
-    run = document(sections, elapsed)
+    output.write_text(markdown(sections, elapsed, PARTS), encoding="utf-8")
+    run = document(sections, elapsed, PARTS)
     output.with_suffix(".json").write_text(
         json.dumps(run, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )

@@ -43,6 +43,7 @@ from bench.child import STATUS_PREFIX, cpu_seconds, runnable_waiting, spawned, u
 from bench.profiling import spied
 from bench.report import Goal, Section, percentile
 from bench.settle import settle
+from bench.timing import spent
 from bot.faketelegram import BotEvent, FakeChat, FakeMessage, FakeTelegram, FakeUser, RateLimits
 from bot.plan import Plan, load_plan
 from tests.conftest import DATA
@@ -527,13 +528,15 @@ async def bot_process(
         async with spawned(fake, workdir, slug, *command) as child:
             target = Target(name, fake, users, groups, child.pid)
             fake.subscribe(target.answers)
-            await until_polling(fake, child)
-            if echo:
-                await at_most(
-                    CONCURRENCY, [target.ask(u, fake.private_chat(u), "/start") for u in users]
-                )
-            else:
-                await join_and_bind(target, crowd, plan, admin)
+            with spent(f"{name}: polling"):
+                await until_polling(fake, child)
+            with spent(f"{name}: its world set up"):
+                if echo:
+                    await at_most(
+                        CONCURRENCY, [target.ask(u, fake.private_chat(u), "/start") for u in users]
+                    )
+                else:
+                    await join_and_bind(target, crowd, plan, admin)
             if limited:
                 fake.enable_rate_limits(RateLimits())
             yield target
@@ -638,17 +641,20 @@ async def run() -> list[Section]:
                 bot_process(UNKEPT, crowd, plan, workdir, *child, "bot", "--no-limiter",
                             "--unkept", limited=False),
             )  # fmt: skip
-            async with asyncio.TaskGroup() as starting:
-                entered = [starting.create_task(stack.enter_async_context(b)) for b in bots]
+            with spent("five bots started, their worlds set up"):
+                async with asyncio.TaskGroup() as starting:
+                    entered = [starting.create_task(stack.enter_async_context(b)) for b in bots]
             echo_, bot, bare_echo, bare_bot, unkept_bot = (task.result() for task in entered)
             fair = Field([echo_, bot], Cursor(steps), crowd)
             bare = Field([bare_echo, bare_bot, unkept_bot], Cursor(steps), crowd)
             sections: list[Section] = []
             for load in loads():
-                found = await settle(lambda load=load: fair_section(fair, load))
+                found = await settle(
+                    lambda load=load: fair_section(fair, load), what=f"{load.key} fair race"
+                )
                 await explain_fair(fair, load, found)
                 sections += found
-            found = await settle(lambda: diagnostic_section(bare))
+            found = await settle(lambda: diagnostic_section(bare), what="diagnostic")
             await explain_diagnostic(bare, found)
             sections += found
     return sections
@@ -669,8 +675,9 @@ async def explain_fair(fair: Field, load: Load, sections: Sequence[Section]) -> 
     if not goals:
         return
     bot = next(t for t in fair.targets if t.name == BOT)
-    async with spied(bot.pid, idle=True) as spy:
-        tallies = await fair.run(profile_load(load))
+    with spent(f"{load.key}: profiled (a goal missed)"):
+        async with spied(bot.pid, idle=True) as spy:
+            tallies = await fair.run(profile_load(load))
     found = spy.result
     assert found is not None
     echo_, plan = tallies[ECHO], tallies[BOT]
@@ -704,8 +711,9 @@ async def explain_diagnostic(bare: Field, sections: Sequence[Section]) -> None:
     if not any(goals.values()):
         return
     bot = next(t for t in bare.targets if t.name == BARE_BOT)
-    async with spied(bot.pid) as spy:
-        tallies = await bare.run(profile_load(diagnostic_load()))
+    with spent("diagnostic: profiled (a goal missed)"):
+        async with spied(bot.pid) as spy:
+            tallies = await bare.run(profile_load(diagnostic_load()))
     found, plan = spy.result, tallies[BARE_BOT]
     assert found is not None
     cpu = cpu_per_action(plan)

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from bench import sized
 from bench.report import Goal, Section, percentile
+from bench.timing import spent
 from bot.faketelegram import BotEvent, FakeChat, RateLimits
 from bot.plan import Plan
 from storage import Storage
@@ -298,9 +299,12 @@ async def measure(setting: str, asking: bool) -> Outcome:
             assert sender is not None
             plan = harness.app.bot_data.plan
             assert plan is not None
-            chats = await followers(harness, plan)
-            update = await one_update(harness, chats, asking)
-            digest = await weekly_digest(harness, chats, clock, asking)
+            with spent(f"{setting}: {CHATS} chats set up"):
+                chats = await followers(harness, plan)
+            with spent(f"{setting}: (a) one update"):
+                update = await one_update(harness, chats, asking)
+            with spent(f"{setting}: (b) weekly digest"):
+                digest = await weekly_digest(harness, chats, clock, asking)
             return Outcome(setting, sender.flood.limits.per_second, update, digest)
 
 

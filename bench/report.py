@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import quick
+from bench.timing import Part, listing
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -167,7 +168,7 @@ def tally(sections: Sequence[Section]) -> str:
     return text + (f"; {again} measured again near their threshold." if again else ".")
 
 
-def markdown(sections: list[Section], elapsed: float) -> str:
+def markdown(sections: list[Section], elapsed: float, parts: Sequence[Part] = ()) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -198,10 +199,22 @@ def markdown(sections: list[Section], elapsed: float) -> str:
         lines += [f"- {goal.line()}" for goal in section.goals]
         lines += [f"- {note}" for note in section.notes]
         lines.append("")
+    if parts:
+        lines += [
+            "## This run's time",
+            "",
+            "Each benchmark and its parts, in the order they started (parts run at once each "
+            "count their own time).",
+            "",
+            "```",
+            *listing(parts),
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 
-def terminal(sections: list[Section]) -> str:
+def terminal(sections: list[Section], parts: Sequence[Part] = ()) -> str:
     out = [machine(), ""]
     for section in sections:
         widths = [
@@ -214,11 +227,15 @@ def terminal(sections: list[Section]) -> str:
         out += [f"  · {goal.line()}" for goal in section.goals]
         out += [f"  · {note}" for note in section.notes]
         out.append("")
+    if parts:
+        out += ["This run's time:", *listing(parts), ""]
     out.append(tally(sections))
     return "\n".join(out)
 
 
-def document(sections: Sequence[Section], elapsed: float) -> dict[str, Any]:
+def document(
+    sections: Sequence[Section], elapsed: float, parts: Sequence[Part] = ()
+) -> dict[str, Any]:
     """The run for machines: every figure (a goal's figure among them) and every goal."""
     figures: dict[str, dict[str, Any]] = {}
     for section in sections:
@@ -246,6 +263,10 @@ def document(sections: Sequence[Section], elapsed: float) -> dict[str, Any]:
             "python": platform.python_version(),
             "seconds": round(elapsed, 1),
             "quick": quick(),
+            "parts": [
+                {"what": part.what, "depth": part.depth, "seconds": round(part.seconds, 1)}
+                for part in parts
+            ],
         },
         "goals": [goal.json() for goal in all_goals(sections)],
         "figures": figures,

@@ -31,6 +31,7 @@ from bench.fanout import (
     watch,
 )
 from bench.report import Goal, Section, percentile
+from bench.timing import spent
 from bot.faketelegram import BotEvent, FakeChat, RateLimits
 from bot.flood import Limits
 from bot.plan import Plan
@@ -148,11 +149,13 @@ async def measure() -> tuple[list[Opening], int, int]:
             harness.fake.enable_rate_limits(RateLimits())
             plan = harness.app.bot_data.plan
             assert plan is not None
-            chats = await departments(harness, plan)
+            with spent("departments' chats set up"):
+                chats = await departments(harness, plan)
             openings = []
             for number in range(1, OPENINGS + 1):
-                await asyncio.sleep(REFILL)
-                openings.append(await open_round(harness, chats, clock, number))
+                with spent(f"opening {number} (after {REFILL:g} s idle)"):
+                    await asyncio.sleep(REFILL)
+                    openings.append(await open_round(harness, chats, clock, number))
             groups = sum(chat.id < 0 for chat in chats)
             return openings, groups, len(owed_statements(plan))
 

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from bench.memory import current_rss_mb, maxrss_mb, rss_mb
 from bench.report import Section
+from bench.timing import spent
 from bot.plan import Plan, load_plan
 from bot.round_report import CompiledRound, DepartmentTally, Statement, TaskStatements
 
@@ -232,7 +233,8 @@ async def run() -> list[Section]:
     goal = ""
     for shape, what in SHAPES.items():
         for fmt in FORMATS:
-            result = await in_child("measure", fmt, shape)
+            with spent(f"{fmt}, {what} (a child process)"):
+                result = await in_child("measure", fmt, shape)
             outcome = verdict(result)
             if shape == "plan" and fmt == "docx":
                 goal = outcome

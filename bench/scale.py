@@ -36,6 +36,7 @@ from bench.oversight import closure_of
 from bench.profiling import Queries, query_plans, spied, timed_queries
 from bench.report import Goal, Section, percentile
 from bench.settle import settle
+from bench.timing import spent
 from bot.context import BotContext
 from bot.digest import Digester, scheduled_start
 from bot.due import moment as moment_at
@@ -890,7 +891,8 @@ async def generate_all(directory: Path, sizes: Sequence[Size]) -> list[Generated
     generated = []
     for size in sizes:
         path = directory / f"scale-{size.factor}.db"
-        made = await in_child("generate", path, size)
+        with spent(f"generate {size.label} (a child process)"):
+            made = await in_child("generate", path, size)
         mb = path.stat().st_size / 2**20
         generated.append(Generated(size, path, made["seconds"], made["rss_mb"], mb))
     return generated
@@ -909,9 +911,10 @@ async def measure_all(benches: Sequence[Bench]) -> dict[str, Section]:
     when it misses one."""
     parts = {}
     for name in OPERATIONS:
-        (part,) = await settle(lambda name=name: measured(benches, name))
+        (part,) = await settle(lambda name=name: measured(benches, name), what=name)
         if missed := [goal for goal in part.goals if not goal.met]:
-            await explain(benches, name, missed)
+            with spent(f"{name}: profiled (a goal missed)"):
+                await explain(benches, name, missed)
         parts[name] = part
     return parts
 
@@ -944,7 +947,8 @@ async def run() -> list[Section]:
     mark(marks, "after importing the bot (bot.app)")
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         generated = await generate_all(Path(tmp), [Size(factor) for factor in FACTORS])
-        benches = await open_all(generated, marks)
+        with spent("open the three databases, load their plans"):
+            benches = await open_all(generated, marks)
         gc.freeze()  # as the bot does at the end of post_init, once its plan is loaded
         try:
             parts = await measure_all(benches)
@@ -954,7 +958,8 @@ async def run() -> list[Section]:
                 await bench.storage.close()
         mark(marks, "after running every operation")
         largest = generated[-1]
-        alone = await in_child("bot", largest.path, largest.size)
+        with spent(f"the bot alone at {largest.size.label} (a child process)"):
+            alone = await in_child("bot", largest.path, largest.size)
     return [
         data_section(generated),
         section,

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from bench.report import Goal, Section, median, meets
+from bench.timing import spent
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,15 @@ def settled(goal: Goal, runs: int) -> bool:
     return max(votes, len(goal.runs) - votes) > runs // 2
 
 
-async def settle(measure: Measurement, *, runs: int = RUNS) -> list[Section]:
-    """Run ``measure`` until every goal it reports is settled (at most ``runs`` times)."""
+async def settle(
+    measure: Measurement, *, runs: int = RUNS, what: str = "measured"
+) -> list[Section]:
+    """Run ``measure`` until every goal it reports is settled (at most ``runs`` times); each
+    run is timed as ``what`` (bench/timing.py)."""
     history: list[list[Section]] = []
     while True:
-        history.append(await measure())
+        with spent(f"{what}, run {len(history) + 1}"):
+            history.append(await measure())
         goals = goals_by_name(history)
         open_ = [name for name, goal in goals.items() if not settled(goal, runs)]
         if not open_ or len(history) >= runs:

@@ -26,6 +26,7 @@ from bench.child import output_of, runnable_waiting, spawned, until_polling
 from bench.profiling import hotspots
 from bench.report import Goal, Section, median
 from bench.settle import settle
+from bench.timing import spent
 from bot.faketelegram import FakeTelegram
 from tests.harness import BOT_USERNAME
 
@@ -143,8 +144,9 @@ async def timed(workdir: Path) -> list[Section]:
 async def run() -> list[Section]:
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         workdir = Path(tmp)
-        (section,) = await settle(lambda: timed(workdir))
-        found = imports((await start_once(workdir, 90, "-X", "importtime")).output)
+        (section,) = await settle(lambda: timed(workdir), what=f"{starts()} starts")
+        with spent("a start under -X importtime"):
+            found = imports((await start_once(workdir, 90, "-X", "importtime")).output)
         chains = heavy_chains(found)
         section.figure("startup.modules", len(found), "modules")
         heavy = section.goal(
@@ -156,9 +158,11 @@ async def run() -> list[Section]:
         (goal,) = (g for g in section.goals if g.name == "startup.seconds")
         if not goal.met:
             (waited,) = (f.value for f in section.figures if f.name == "startup.waited_for_cpu")
+            with spent("a start under pyinstrument (the goal missed)"):
+                profile = await profiled_start(workdir)
             goal.cause = (
                 f"each start's main thread waited for a CPU (taken by other processes) "
-                f"{waited:.0%} of it (median); {await profiled_start(workdir)}"
+                f"{waited:.0%} of it (median); {profile}"
             )
     top = ", ".join(f"{name} {secs:.2f}" for name, secs in by_package(found)[:6])
     section.notes.append(

@@ -3,6 +3,7 @@ the JSON of a run, ``--compare``, and reading what a profiler or ``-X importtime
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from bench.report import Goal, Section, document, markdown
 from bench.round_fanout import Opening, report
 from bench.settle import settle
 from bench.startup import heavy_chains, imports
+from bench.timing import Part, listing, spent
 from tests.conftest import ROOT
 
 
@@ -199,3 +201,37 @@ def test_an_opening_reports_a_429_and_a_late_answer_as_missed_with_their_cause()
     assert causes["round_fanout.answer_first"] == "c: 2 requests delivered before the answer."
     assert [row[2:4] for row in section.rows] == [["30", "0"], ["500", "2"]]
     assert all(goal.met for goal in report([Opening(good, answer=0.03)], 60, 230).goals)
+
+
+async def test_a_runs_time_lists_each_part_under_the_part_it_ran_in() -> None:
+    parts: list[Part] = []
+
+    async def case(name: str) -> None:
+        with spent(name, parts):
+            await asyncio.sleep(0.01)
+            with spent(f"{name}: inside", parts):
+                await asyncio.sleep(0.01)
+
+    with spent("fanout", parts):
+        await asyncio.gather(case("alone"), case("asking"))  # at once: siblings, not nested
+    with spent("scale", parts):
+        pass
+    assert [(p.what, p.depth) for p in parts] == [
+        ("fanout", 0),
+        ("alone", 1),
+        ("asking", 1),
+        ("alone: inside", 2),
+        ("asking: inside", 2),
+        ("scale", 0),
+    ]
+    assert parts[0].seconds >= parts[1].seconds >= parts[3].seconds >= 0.01
+    shown = listing(parts)
+    assert shown[1].startswith("  alone ") and shown[3].startswith("    alone: inside ")
+    assert shown[0].endswith(f"{parts[0].seconds:6.1f} s")
+    section = Section("S", ["h"])
+    assert "## This run's time" in markdown([section], 1.0, parts)
+    assert document([section], 1.0, parts)["run"]["parts"][3] == {
+        "what": "alone: inside",
+        "depth": 2,
+        "seconds": round(parts[3].seconds, 1),
+    }
