@@ -46,6 +46,8 @@ from bench.settle import settle
 from bench.timing import spent
 from bot.faketelegram import BotEvent, FakeChat, FakeMessage, FakeTelegram, FakeUser, RateLimits
 from bot.plan import Plan, load_plan
+from storage import Storage
+from storage.people import Role
 from tests.conftest import DATA
 from tests.harness import ADMIN_ID, BOT_USERNAME
 
@@ -525,6 +527,7 @@ async def bot_process(
         admin = fake.add_user(ADMIN_ID, "Ada", language_code="zh-hans", started=True)
         users, groups = populate(fake, crowd, admin)
         slug = re.sub(r"\W+", "-", name).strip("-")
+        codes = {} if echo else await invited(workdir / f"{slug}.db", crowd, plan)
         async with spawned(fake, workdir, slug, *command) as child:
             target = Target(name, fake, users, groups, child.pid)
             fake.subscribe(target.answers)
@@ -536,31 +539,37 @@ async def bot_process(
                         CONCURRENCY, [target.ask(u, fake.private_chat(u), "/start") for u in users]
                     )
                 else:
-                    await join_and_bind(target, crowd, plan, admin)
+                    await join_and_bind(target, crowd, plan, admin, codes)
             if limited:
                 fake.enable_rate_limits(RateLimits())
             yield target
 
 
-INVITE = re.compile(r"\?start=(join-[A-Za-z0-9_-]+)")
+async def invited(database: Path, crowd: Sequence[Person], plan: Plan) -> dict[int, str]:
+    """The admin's invite link for each member (its ``/start`` payload), made in the bot's
+    database before the bot starts, as ``/invite`` makes it: 120 ``/invite`` answered one after
+    the other in the admin's chat were a third of each plan bot's set-up, which is not what is
+    measured."""
+    storage = Storage(database)
+    await storage.open(plan_year=plan.year)
+    try:
+        return {
+            person.index: "join-"
+            + (await storage.invites.create(person.dept, Role.MEMBER, created_by=ADMIN_ID)).code
+            for person in crowd
+            if person.member
+        }
+    finally:
+        await storage.close()
 
 
 async def join_and_bind(
-    target: Target, crowd: Sequence[Person], plan: Plan, admin: FakeUser
+    target: Target, crowd: Sequence[Person], plan: Plan, admin: FakeUser, codes: dict[int, str]
 ) -> None:
-    """As people do it: the admin makes an invite link for each member (``/invite``), who
-    opens it; readers send /start; the admin binds each group to its department and turns
-    its weekly digest off (due since Monday, it would go out during the race)."""
+    """As people do it: each member opens the invite link the admin made for them
+    (:func:`invited`); readers send /start; the admin binds each group to its department and
+    turns its weekly digest off (due since Monday, it would go out during the race)."""
     fake = target.fake
-    admin_chat = fake.private_chat(admin)
-    codes = {}
-    for person in crowd:
-        if person.member:
-            answer = await target.ask(admin, admin_chat, f"/invite {person.dept}")
-            found = INVITE.search(answer)
-            if found is None:
-                raise RuntimeError(f"/invite {person.dept} gave no link: {answer}")
-            codes[person.index] = found[1]
 
     async def start(person: Person, user: FakeUser) -> None:
         chat = fake.private_chat(user)
@@ -704,16 +713,20 @@ async def explain_fair(fair: Field, load: Load, sections: Sequence[Section]) -> 
 
 
 async def explain_diagnostic(bare: Field, sections: Sequence[Section]) -> None:
-    """A diagnostic goal missed: the diagnostic once more, shorter, py-spy on the plan bot."""
+    """A diagnostic goal missed: the diagnostic once more, shorter, py-spy on the plan bot,
+    which runs it alone (the cause reads only its tally; in a closed loop the others' turns
+    would only be waited through). The others miss these steps of the script: nothing is
+    measured on them after this."""
     goals = {
         suffix: missed(sections, suffix) for suffix in (".capacity", ".write_read", ".inbox_cost")
     }
     if not any(goals.values()):
         return
     bot = next(t for t in bare.targets if t.name == BARE_BOT)
+    alone = Field([bot], bare.cursor, bare.crowd)
     with spent("diagnostic: profiled (a goal missed)"):
         async with spied(bot.pid) as spy:
-            tallies = await bare.run(profile_load(diagnostic_load()))
+            tallies = await alone.run(profile_load(diagnostic_load()))
     found, plan = spy.result, tallies[BARE_BOT]
     assert found is not None
     cpu = cpu_per_action(plan)

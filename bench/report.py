@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import quick
-from bench.timing import Part, listing
+from bench.timing import Part, in_order, listing
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -265,7 +265,7 @@ def document(
             "quick": quick(),
             "parts": [
                 {"what": part.what, "depth": part.depth, "seconds": round(part.seconds, 1)}
-                for part in parts
+                for part in in_order(parts)
             ],
         },
         "goals": [goal.json() for goal in all_goals(sections)],

@@ -225,12 +225,14 @@ async def test_a_runs_time_lists_each_part_under_the_part_it_ran_in() -> None:
         ("scale", 0),
     ]
     assert parts[0].seconds >= parts[1].seconds >= parts[3].seconds >= 0.01
-    shown = listing(parts)
-    assert shown[1].startswith("  alone ") and shown[3].startswith("    alone: inside ")
+    shown = listing(parts)  # each part's own parts under it, not in the order they started
+    assert [line[:-10].rstrip() for line in shown] == [
+        "fanout", "  alone", "    alone: inside", "  asking", "    asking: inside", "scale",
+    ]  # fmt: skip
     assert shown[0].endswith(f"{parts[0].seconds:6.1f} s")
     section = Section("S", ["h"])
     assert "## This run's time" in markdown([section], 1.0, parts)
-    assert document([section], 1.0, parts)["run"]["parts"][3] == {
+    assert document([section], 1.0, parts)["run"]["parts"][2] == {
         "what": "alone: inside",
         "depth": 2,
         "seconds": round(parts[3].seconds, 1),
