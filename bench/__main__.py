@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import QUICK
-from bench.compare import comparison, load_run
-from bench.report import Section, document, markdown, terminal
+from bench import QUICK, settle
+from bench.compare import comparison, load_run, previous_run
+from bench.report import Section, all_goals, document, markdown, terminal
 from bench.timing import PARTS, spent
 
 OUTPUT = Path("docs/benchmarks.md")
@@ -73,6 +73,11 @@ def main() -> int:
         "--to", type=Path, metavar="NEW.json",
         help="with --compare: compare this run's file instead of running the benchmarks",
     )  # fmt: skip
+    parser.add_argument(
+        "--previous", type=Path, metavar="FILE.json",
+        help="the run whose verdicts this one's must agree with, or be measured again until "
+        "stable (default: the report's .json as it is before this run)",
+    )  # fmt: skip
     args = parser.parse_args()
     unknown = set(args.only) - set(BENCHMARKS)
     if unknown:
@@ -89,13 +94,18 @@ def main() -> int:
         Path(tempfile.gettempdir()) / "plan-bot-bench" / "benchmarks.md" if args.quick else OUTPUT
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    previous = previous_run(args.previous or output.with_suffix(".json"), quick=args.quick)
+    print(previous.line())
+    settle.compare_with(previous.verdicts)
     started = time.perf_counter()
     sections = asyncio.run(run_all(args.only))
     elapsed = time.perf_counter() - started
-    print(terminal(sections, PARTS))
+    for goal in all_goals(sections):
+        goal.previous = previous.verdicts.get(goal.name)
+    print(terminal(sections, PARTS, previous))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(sections, elapsed, PARTS), encoding="utf-8")
-    run = document(sections, elapsed, PARTS)
+    output.write_text(markdown(sections, elapsed, PARTS, previous), encoding="utf-8")
+    run = document(sections, elapsed, PARTS, previous)
     output.with_suffix(".json").write_text(
         json.dumps(run, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
