@@ -951,8 +951,8 @@ def measurement(benches: Sequence[Bench], name: str) -> Callable[[], Awaitable[l
 
 
 async def measure_all(benches: Sequence[Bench]) -> dict[str, Section]:
-    """Each operation, measured again while a goal of it is near its threshold, and profiled
-    when it misses one."""
+    """Each operation, measured again while a goal of it is in question (bench/settle.py), and
+    profiled when it misses one."""
     parts = {}
     for name in OPERATIONS:
         (part,) = await settle(measurement(benches, name), what=name)
