@@ -129,8 +129,9 @@ class Goal:
 
     def _why(self) -> str:
         if DIFFERED in self.again:
+            near = "it came out near its threshold and " if NEAR in self.again else ""
             return (
-                f"a verdict differed from the previous run's ({self.previous}), until one "
+                f"{near}a verdict differed from the previous run's ({self.previous}), until one "
                 f"verdict had {self.most // 2 + 1} of at most {self.most}"
             )
         if NEAR in self.again:
@@ -223,17 +224,13 @@ def tally(sections: Sequence[Section]) -> str:
     text = f"Goals: {len(goals) - len(missed)} met, {len(missed)} missed"
     if not again:
         return text + "."
-    why = [
-        f"{sum(reason in goal.again for goal in again)} {label}"
-        for reason, label in (
-            (NEAR, "near their threshold"),
-            (DIFFERED, "as a verdict differed from the previous run's"),
-        )
-        if any(reason in goal.again for goal in again)
-    ]
-    if others := sum(not goal.again for goal in again):
-        why.append(f"{others} with another goal of their measurement")
-    return text + f"; {len(again)} measured again ({', '.join(why)})."
+    counts = (
+        (sum(DIFFERED in goal.again for goal in again), "as a verdict differed from the previous run's"),
+        (sum(goal.again == (NEAR,) for goal in again), "near their threshold"),
+        (sum(not goal.again for goal in again), "with another goal of their measurement"),
+    )  # fmt: skip
+    why = ", ".join(f"{count} {label}" for count, label in counts if count)
+    return text + f"; {len(again)} measured again ({why})."
 
 
 def against(sections: Sequence[Section], previous: Previous | None) -> list[str]:

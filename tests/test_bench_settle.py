@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from bench.compare import Previous, previous_run
-from bench.report import DIFFERED, NEAR, Goal, Section, document, markdown, terminal
+from bench.report import DIFFERED, NEAR, Goal, Section, document, markdown, tally, terminal
 from bench.settle import AGAIN, ONCE_MORE, settle
 from tests.conftest import ROOT
 
@@ -88,6 +88,22 @@ async def test_near_and_unlike_the_previous_run_takes_the_larger_bound() -> None
     goal = await settled([10.5, 9.0, 11.0, 11.5, 3.0], previous=PREVIOUSLY_MET, again=ONCE_MORE)
     assert goal.runs == [10.5, 9.0, 11.0] and goal.most == 3  # near: 3, more than once more
     assert set(goal.again) == {NEAR, DIFFERED}
+    assert "as it came out near its threshold and a verdict differed from the previous run's" in (
+        goal.line()
+    )
+
+
+def test_the_tally_counts_each_goal_measured_again_under_one_reason() -> None:
+    goals = [
+        Goal("a", "a", 11.0, 10.0, runs=[10.5, 11.0, 12.0], again=(NEAR, DIFFERED)),
+        Goal("b", "b", 9.0, 10.0, runs=[9.5, 8.5], again=(NEAR,)),
+        Goal("c", "c", 1.0, 10.0, runs=[1.0, 1.0]),
+        Goal("d", "d", 1.0, 10.0),
+    ]
+    assert tally([Section("S", [], goals=goals)]) == (
+        "Goals: 3 met, 1 missed; 3 measured again (1 as a verdict differed from the previous "
+        "run's, 1 near their threshold, 1 with another goal of their measurement)."
+    )
 
 
 async def test_once_near_its_threshold_a_goal_stays_in_question() -> None:
