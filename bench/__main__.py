@@ -13,9 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import QUICK
-from bench.compare import comparison, load_run
-from bench.report import Section, document, markdown, terminal
+from bench import QUICK, settle
+from bench.compare import comparison, load_run, previous_run
+from bench.report import Section, all_goals, document, markdown, terminal
+from bench.timing import PARTS, spent
 
 OUTPUT = Path("docs/benchmarks.md")
 BENCHMARKS = {
@@ -27,13 +28,28 @@ BENCHMARKS = {
     "rounds": "bench.rounds",
 }
 """Name → module; each module's ``async def run() -> list[Section]`` is one benchmark."""
+BESIDE = {"fanout": ("scale",)}
+"""A benchmark that leaves a core idle (the fan-outs wait on Telegram's limits, not on the CPU)
+→ later benchmarks whose ``start_in_background()`` makes their data meanwhile, in child
+processes at the lowest CPU priority; each waits for all of it before it times anything, and
+``stop_in_background()`` ends what a benchmark that failed first left running."""
 
 
 async def run_all(only: list[str]) -> list[Section]:
     sections: list[Section] = []
-    for name, module in BENCHMARKS.items():
-        if not only or name in only:
-            sections.extend(await importlib.import_module(module).run())
+    chosen = [name for name in BENCHMARKS if not only or name in only]
+    started = []
+    try:
+        for name in chosen:
+            with spent(name):
+                for later in BESIDE.get(name, ()):
+                    if later in chosen:
+                        started.append(importlib.import_module(BENCHMARKS[later]))
+                        started[-1].start_in_background()
+                sections.extend(await importlib.import_module(BENCHMARKS[name]).run())
+    finally:
+        for module in started:
+            await module.stop_in_background()
     return sections
 
 
@@ -57,6 +73,11 @@ def main() -> int:
         "--to", type=Path, metavar="NEW.json",
         help="with --compare: compare this run's file instead of running the benchmarks",
     )  # fmt: skip
+    parser.add_argument(
+        "--previous", type=Path, metavar="FILE.json",
+        help="the run whose verdicts this one's must agree with, or be measured again until "
+        "stable (default: the report's .json as it is before this run)",
+    )  # fmt: skip
     args = parser.parse_args()
     unknown = set(args.only) - set(BENCHMARKS)
     if unknown:
@@ -73,13 +94,18 @@ def main() -> int:
         Path(tempfile.gettempdir()) / "plan-bot-bench" / "benchmarks.md" if args.quick else OUTPUT
     )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    previous = previous_run(args.previous or output.with_suffix(".json"), quick=args.quick)
+    print(previous.line())
+    settle.compare_with(previous.verdicts)
     started = time.perf_counter()
     sections = asyncio.run(run_all(args.only))
     elapsed = time.perf_counter() - started
-    print(terminal(sections))
+    for goal in all_goals(sections):
+        goal.previous = previous.verdicts.get(goal.name)
+    print(terminal(sections, PARTS, previous))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(sections, elapsed), encoding="utf-8")
-    run = document(sections, elapsed)
+    output.write_text(markdown(sections, elapsed, PARTS, previous), encoding="utf-8")
+    run = document(sections, elapsed, PARTS, previous)
     output.with_suffix(".json").write_text(
         json.dumps(run, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )

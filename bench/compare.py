@@ -3,12 +3,16 @@
 A slowdown shows as a number: ``p99_ms 1.34`` is a p99 a third longer than before. Figures a
 fifth or more worse (longer times, fewer answers a second) are marked, and so is every goal
 whose verdict changed.
+
+Also the previous run's verdicts (:func:`previous_run`), which every run reads before it starts
+so that a verdict that differs from it is measured again (bench/settle.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,55 @@ def load_run(path: Path) -> dict[str, Any]:
     if not isinstance(run, dict) or not isinstance(run.get("figures"), dict):
         raise SystemExit(f"error: {path}: not a benchmark run (no figures)")
     return run
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The previous run's verdicts by goal name, read from ``source``; empty with ``why_not``
+    when there is nothing to compare with."""
+
+    source: str
+    verdicts: dict[str, str] = field(default_factory=dict)
+    at: str = ""
+    """When it ran (its ``run.at``)."""
+    why_not: str | None = None
+
+    def line(self) -> str:
+        """One line for the report: what this run's verdicts are compared with, or why not."""
+        if self.why_not is not None:
+            return f"No comparison with a previous run: {self.source} {self.why_not}."
+        return (
+            f"Compared with the previous run ({self.source}, {self.at or 'undated'}): a goal "
+            "whose verdict differs from it is measured again until its verdict is stable."
+        )
+
+
+def previous_run(path: Path, quick: bool) -> Previous:
+    """The verdicts of the run in ``path`` (missing or unreadable: none, and why), if it was
+    a run of the same kind (quick mode or not: their figures do not compare)."""
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Previous(str(path), why_not="does not exist")
+    except (OSError, ValueError) as exc:
+        return Previous(str(path), why_not=f"cannot be read as a benchmark run ({exc})")
+    goals = run.get("goals") if isinstance(run, dict) else None
+    if not isinstance(goals, list):
+        return Previous(str(path), why_not="holds no goals")
+    verdicts = {
+        goal["name"]: goal["verdict"]
+        for goal in goals
+        if isinstance(goal, dict)
+        and isinstance(goal.get("name"), str)
+        and goal.get("verdict") in ("met", "missed")
+    }
+    meta = run.get("run") if isinstance(run.get("run"), dict) else {}
+    if bool(meta.get("quick")) != quick:
+        kind = "a full run, and this one is quick" if quick else "a quick run, and this one is not"
+        return Previous(str(path), why_not=f"was {kind}: their figures do not compare")
+    if not verdicts:
+        return Previous(str(path), why_not="holds no goals")
+    return Previous(str(path), verdicts, str(meta.get("at", "")))
 
 
 def ratio(old: float, new: float) -> float:

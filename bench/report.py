@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import quick
+from bench.compare import Previous
+from bench.timing import Part, in_order, listing
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -35,10 +37,17 @@ class Figure:
     lower_is_better: bool = True
 
 
+NEAR = "near"
+"""Why a goal was measured again: its figure came out near its threshold."""
+DIFFERED = "differed"
+"""Why a goal was measured again: a measurement's verdict differed from the previous run's."""
+
+
 @dataclass
 class Goal:
     """A figure against its threshold. ``runs`` holds the figure of every measurement taken
-    (more than one when the first came out near the threshold); ``figure`` is their median."""
+    (more than one when its verdict was in question: bench/settle.py); ``figure`` is their
+    median, whose verdict is the majority's."""
 
     name: str
     what: str
@@ -53,6 +62,13 @@ class Goal:
     """A figure within this share of the threshold is near it, and is measured again."""
     noise: float = 0.0
     """For a threshold of 0 (a count that must be none): missing by at most this much is near."""
+    most: int = 1
+    """The most measurements its verdict may take (bench/settle.py: 1, or more in question)."""
+    again: tuple[str, ...] = ()
+    """Why it was measured again, if it was (:data:`NEAR`, :data:`DIFFERED`); a goal measured
+    again for another goal of its measurement has none."""
+    previous: str | None = None
+    """The previous run's verdict (None: not compared, or the goal was not in it)."""
 
     def __post_init__(self) -> None:
         if not self.runs:
@@ -67,6 +83,23 @@ class Goal:
         return "met" if self.met else "missed"
 
     @property
+    def votes(self) -> int:
+        """How many of its measurements met it."""
+        return sum(meets(run, self.threshold, self.at_most) for run in self.runs)
+
+    @property
+    def stable(self) -> bool:
+        """One verdict holds a majority of the most measurements it may take."""
+        return max(self.votes, len(self.runs) - self.votes) > self.most // 2
+
+    @property
+    def against_previous(self) -> str | None:
+        """``agrees`` or ``differs`` (with the previous run's verdict), or None: not compared."""
+        if self.previous is None:
+            return None
+        return "agrees" if self.previous == self.verdict else "differs"
+
+    @property
     def near(self) -> bool:
         """Close enough to the threshold that one measurement cannot be trusted to decide."""
         if self.threshold == 0:
@@ -79,17 +112,37 @@ class Goal:
         value = f"{number(self.figure)}{self.unit} against {sign} {number(self.threshold)}"
         value += self.unit
         if len(self.runs) > 1:
-            votes = sum(meets(run, self.threshold, self.at_most) for run in self.runs)
-            value += (
-                f"; measured {len(self.runs)} times, as a figure of the run came out near its "
-                "threshold: "
-                + ", ".join(number(run) for run in self.runs)
-                + f", the median; met in {votes} of {len(self.runs)}"
-            )
+            value += f"; measured {len(self.runs)} times, as {self._why()}: "
+            value += ", ".join(number(run) for run in self.runs)
+            value += f", the median; met in {self.votes} of {len(self.runs)}"
+            if not self.stable:
+                value += (
+                    f", no verdict a majority of the {self.most} it may take (a measurement "
+                    "too long to repeat more): not stable"
+                )
+        if DIFFERED in self.again and self.previous is not None:
+            value += f"; the previous run's verdict, {self.previous}: this one {self._agreed()}"
         if self.met:
             return f"Goal: {self.what}: met ({value})."
         cause = self.cause or "cause not measured"
         return f"Goal: {self.what}: MISSED ({value}). Cause: {cause}"
+
+    def _why(self) -> str:
+        if DIFFERED in self.again:
+            near = "it came out near its threshold and " if NEAR in self.again else ""
+            return (
+                f"{near}a verdict differed from the previous run's ({self.previous}), until one "
+                f"verdict had {self.most // 2 + 1} of at most {self.most}"
+            )
+        if NEAR in self.again:
+            return (
+                f"it came out near its threshold, until one verdict had {self.most // 2 + 1} of "
+                f"at most {self.most}"
+            )
+        return "another goal of the same measurement was in question"
+
+    def _agreed(self) -> str:
+        return "agrees with it" if self.against_previous == "agrees" else "differs from it"
 
     def json(self) -> dict[str, Any]:
         return {
@@ -102,6 +155,11 @@ class Goal:
             "verdict": self.verdict,
             "cause": None if self.met else self.cause,
             "runs": self.runs,
+            "measured_again": list(self.again),
+            "most_runs": self.most,
+            "stable": self.stable,
+            "previous_verdict": self.previous,
+            "against_previous": self.against_previous,
         }
 
 
@@ -162,12 +220,64 @@ def all_goals(sections: Sequence[Section]) -> list[Goal]:
 def tally(sections: Sequence[Section]) -> str:
     goals = all_goals(sections)
     missed = [goal for goal in goals if not goal.met]
-    again = sum(len(goal.runs) > 1 for goal in goals)
+    again = [goal for goal in goals if len(goal.runs) > 1]
     text = f"Goals: {len(goals) - len(missed)} met, {len(missed)} missed"
-    return text + (f"; {again} measured again near their threshold." if again else ".")
+    if not again:
+        return text + "."
+    counts = (
+        (sum(DIFFERED in goal.again for goal in again), "as a verdict differed from the previous run's"),
+        (sum(goal.again == (NEAR,) for goal in again), "near their threshold"),
+        (sum(not goal.again for goal in again), "with another goal of their measurement"),
+    )  # fmt: skip
+    why = ", ".join(f"{count} {label}" for count, label in counts if count)
+    return text + f"; {len(again)} measured again ({why})."
 
 
-def markdown(sections: list[Section], elapsed: float) -> str:
+def against(sections: Sequence[Section], previous: Previous | None) -> list[str]:
+    """This run's verdicts against the previous run's: how many agree, and each goal measured
+    again because a verdict differed, with its measurements and how it came out."""
+    if previous is None:
+        return []
+    lines = [previous.line()]
+    goals = [goal for goal in all_goals(sections) if goal.previous is not None]
+    if previous.why_not is not None:
+        return lines
+    differ = [goal for goal in goals if goal.against_previous == "differs"]
+    unknown = len(all_goals(sections)) - len(goals)
+    text = f"{len(goals) - len(differ)} of {len(goals)} verdicts agree with it, {len(differ)} "
+    text += "differs" if len(differ) == 1 else "differ"
+    text += f" ({', '.join(goal.name for goal in differ)})" if differ else ""
+    if unknown:
+        text += f"; {unknown} {'goal was' if unknown == 1 else 'goals were'} not in it"
+    text += "."
+    lines.append(text)
+    for goal in all_goals(sections):
+        if DIFFERED in goal.again:
+            lines.append(f"Measured again as a verdict differed: {remeasured(goal)}")
+    return lines
+
+
+def remeasured(goal: Goal) -> str:
+    """``name: the previous run met; 3 measurements (a, b, c): missed in 3 of 3, stable; differs``."""
+    votes = goal.votes if goal.met else len(goal.runs) - goal.votes
+    figures = ", ".join(f"{number(run)}{goal.unit}" for run in goal.runs)
+    return (
+        f"{goal.name}: the previous run {goal.previous}; {len(goal.runs)} measurements "
+        f"({figures}), the median {number(goal.figure)}{goal.unit}: {goal.verdict} in {votes} "
+        f"of {len(goal.runs)}, "
+        f"{'stable' if goal.stable else 'not stable'} (a majority of at most {goal.most} "
+        f"decides); it {'agrees with' if goal.against_previous == 'agrees' else 'differs from'} "
+        "the previous run."
+    )
+
+
+def markdown(
+    sections: list[Section],
+    elapsed: float,
+    parts: Sequence[Part] = (),
+    previous: Previous | None = None,
+) -> str:
+    compared = previous is not None and previous.why_not is None
     lines = [
         "# Benchmarks",
         "",
@@ -177,16 +287,23 @@ def markdown(sections: list[Section], elapsed: float) -> str:
         "",
         tally(sections),
         "",
-        "| goal | verdict | figure | threshold |",
-        "|---|---|---|---|",
+        *(f"- {line}" for line in against(sections, previous)),
+        "",
+        "| goal | verdict | figure | threshold |" + (" previous run |" if compared else ""),
+        "|---|---|---|---|" + ("---|" if compared else ""),
     ]
     for goal in all_goals(sections):
         sign = "≤" if goal.at_most else "≥"
         runs = f" ({len(goal.runs)} runs)" if len(goal.runs) > 1 else ""
-        lines.append(
+        row = (
             f"| {goal.what} | {'met' if goal.met else '**missed**'}{runs} | "
             f"{number(goal.figure)}{goal.unit} | {sign} {number(goal.threshold)}{goal.unit} |"
         )
+        if compared:
+            row += {None: " - |", "agrees": f" {goal.previous}: agrees |"}.get(
+                goal.against_previous, f" {goal.previous}: **differs** |"
+            )
+        lines.append(row)
     lines.append("")
     for section in sections:
         lines += [f"## {section.title}", ""]
@@ -198,10 +315,24 @@ def markdown(sections: list[Section], elapsed: float) -> str:
         lines += [f"- {goal.line()}" for goal in section.goals]
         lines += [f"- {note}" for note in section.notes]
         lines.append("")
+    if parts:
+        lines += [
+            "## This run's time",
+            "",
+            "Each benchmark and its parts, in the order they started (parts run at once each "
+            "count their own time).",
+            "",
+            "```",
+            *listing(parts),
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 
-def terminal(sections: list[Section]) -> str:
+def terminal(
+    sections: list[Section], parts: Sequence[Part] = (), previous: Previous | None = None
+) -> str:
     out = [machine(), ""]
     for section in sections:
         widths = [
@@ -214,11 +345,19 @@ def terminal(sections: list[Section]) -> str:
         out += [f"  · {goal.line()}" for goal in section.goals]
         out += [f"  · {note}" for note in section.notes]
         out.append("")
+    if parts:
+        out += ["This run's time:", *listing(parts), ""]
     out.append(tally(sections))
+    out += against(sections, previous)
     return "\n".join(out)
 
 
-def document(sections: Sequence[Section], elapsed: float) -> dict[str, Any]:
+def document(
+    sections: Sequence[Section],
+    elapsed: float,
+    parts: Sequence[Part] = (),
+    previous: Previous | None = None,
+) -> dict[str, Any]:
     """The run for machines: every figure (a goal's figure among them) and every goal."""
     figures: dict[str, dict[str, Any]] = {}
     for section in sections:
@@ -246,6 +385,18 @@ def document(sections: Sequence[Section], elapsed: float) -> dict[str, Any]:
             "python": platform.python_version(),
             "seconds": round(elapsed, 1),
             "quick": quick(),
+            "parts": [
+                {"what": part.what, "depth": part.depth, "seconds": round(part.seconds, 1)}
+                for part in in_order(parts)
+            ],
+        },
+        "previous": None
+        if previous is None
+        else {
+            "source": previous.source,
+            "at": previous.at or None,
+            "compared": previous.why_not is None,
+            "why_not": previous.why_not,
         },
         "goals": [goal.json() for goal in all_goals(sections)],
         "figures": figures,

@@ -30,7 +30,9 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from bench.memory import current_rss_mb, maxrss_mb, rss_mb
-from bench.report import Section
+from bench.report import Goal, Section
+from bench.settle import settle
+from bench.timing import spent
 from bot.plan import Plan, load_plan
 from bot.round_report import CompiledRound, DepartmentTally, Statement, TaskStatements
 
@@ -213,14 +215,41 @@ async def in_child(*args: str) -> dict[str, Any]:
 # --- the report ---------------------------------------------------------------------------------
 
 
-def verdict(result: dict[str, Any]) -> str:
-    slowest = max(result["cold_s"], *result["warm_s"])
+def slowest(result: dict[str, Any]) -> float:
+    return max(result["cold_s"], *result["warm_s"])
+
+
+def verdict(seconds: float, peak_mb: float) -> str:
     misses = []
-    if slowest > GOAL_S:
-        misses.append(f"{slowest:.2f} s > {GOAL_S:.0f} s")
-    if result["peak_rss_mb"] > GOAL_MB:
-        misses.append(f"{result['peak_rss_mb']:.0f} MB > {GOAL_MB:.0f} MB")
+    if seconds > GOAL_S:
+        misses.append(f"{seconds:.2f} s > {GOAL_S:.0f} s")
+    if peak_mb > GOAL_MB:
+        misses.append(f"{peak_mb:.0f} MB > {GOAL_MB:.0f} MB")
     return "missed: " + "; ".join(misses) if misses else "met"
+
+
+THE_GOAL = ("docx", "plan")
+"""The format and shape with goals: the DOCX of the plan's round."""
+
+
+async def rendered(fmt: str, shape: str) -> dict[str, Any]:
+    with spent(f"{fmt}, {SHAPES[shape]} (a child process)"):
+        return await in_child("measure", fmt, shape)
+
+
+def goals_of(result: dict[str, Any]) -> list[Section]:
+    """The DOCX of the plan's round against its goals, on every call, the first included."""
+    part = Section("goals", [])
+    what = "the DOCX of the plan's round (43 departments, 110 tasks, every slot answered)"
+    part.goal(
+        Goal("rounds.docx.seconds", f"{what}: every call, the first included, under "
+             f"{GOAL_S:g} s", slowest(result), GOAL_S, unit=" s")
+    )  # fmt: skip
+    part.goal(
+        Goal("rounds.docx.peak_rss_mb", f"{what}: peak RSS under {GOAL_MB:g} MB",
+             result["peak_rss_mb"], GOAL_MB, unit=" MB")
+    )  # fmt: skip
+    return [part]
 
 
 async def run() -> list[Section]:
@@ -229,13 +258,20 @@ async def run() -> list[Section]:
         ["format", "slots", "statement text", "file", "first call s", "warm s (best / worst)",
          "RSS before MB", "peak RSS MB", "traced peak MB", "goal"],
     )  # fmt: skip
-    goal = ""
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+
+    async def the_goal() -> list[Section]:
+        results[THE_GOAL] = await rendered(*THE_GOAL)
+        return goals_of(results[THE_GOAL])
+
+    (part,) = await settle(the_goal, what=f"{THE_GOAL[0]}, {SHAPES[THE_GOAL[1]]}")
+    section.goals += part.goals
     for shape, what in SHAPES.items():
         for fmt in FORMATS:
-            result = await in_child("measure", fmt, shape)
-            outcome = verdict(result)
-            if shape == "plan" and fmt == "docx":
-                goal = outcome
+            result = results.get((fmt, shape)) or await rendered(fmt, shape)
+            outcome = verdict(slowest(result), result["peak_rss_mb"])
+            if (fmt, shape) == THE_GOAL:  # its goals' figures: the median, if measured again
+                outcome = verdict(*(goal.figure for goal in part.goals))
             elif shape == "every":
                 outcome = f"not a goal ({outcome})"
             section.add(
@@ -247,8 +283,6 @@ async def run() -> list[Section]:
                 f"{result['traced_peak_mb']:.0f}", outcome,
             )  # fmt: skip
     section.notes += [
-        f"Goal: the DOCX of the plan's round (43 departments, 110 tasks, every slot answered) in "
-        f"under {GOAL_S:.0f} s and {GOAL_MB:.0f} MB, on every call, the first included: {goal}.",
         "Each row in a child process of its own: plan loaded, round built, then rendered once "
         f"cold (the office library imported by that call, as in the bot), {WARM} times warm "
         "(each giving the same bytes), then once under tracemalloc.",

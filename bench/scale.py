@@ -12,17 +12,20 @@ size alike and the growth ratios hold even when the absolute times do not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib
 import itertools
 import json
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -36,6 +39,7 @@ from bench.oversight import closure_of
 from bench.profiling import Queries, query_plans, spied, timed_queries
 from bench.report import Goal, Section, percentile
 from bench.settle import settle
+from bench.timing import spent
 from bot.context import BotContext
 from bot.digest import Digester, scheduled_start
 from bot.due import moment as moment_at
@@ -283,23 +287,25 @@ def history(
     """``status_updates`` rows, oldest first and evenly spread over :data:`HISTORY`: each by a
     member of the lead (four in five) or a participating department, from a private chat or the
     department's group."""
-    count, start = people.size.updates, ANCHOR - HISTORY
+    count, start = people.size.updates, (ANCHOR - HISTORY).astimezone(UTC)
     step = HISTORY / (count + 1)
+    # Looked up once, not a million times (the generator's own time is a quarter of 100×'s):
+    # the same random draws in the same order, so the same rows.
+    tasks = [(task.number, task.lead, task.participants) for task in plan.tasks]
+    members, group_of, year = people.members, people.group_of, plan.year
     for update in range(1, count + 1):
-        task = plan.tasks[rng.randrange(len(plan.tasks))]
-        dept = task.lead
-        if task.participants and rng.random() < 0.2:
-            dept = rng.choice(task.participants)
-        author = rng.choice(people.members[dept])
-        chat = people.group_of.get(dept, author) if rng.random() < 0.5 else author
-        old = progress.status[task.number]
-        kind, status, percent = progress.step(task.number, rng)
+        number, dept, participants = tasks[rng.randrange(len(tasks))]
+        if participants and rng.random() < 0.2:
+            dept = rng.choice(participants)
+        author = rng.choice(members[dept])
+        chat = group_of.get(dept, author) if rng.random() < 0.5 else author
+        old = progress.status[number]
+        kind, status, percent = progress.step(number, rng)
         note = rng.choice(NOTES) if kind == "note" or rng.random() < 0.3 else None
-        at = to_db(start + step * update)
-        progress.apply(update, task.number, status, percent, at)
+        at = (start + step * update).isoformat(timespec="microseconds")  # to_db: UTC already
+        progress.apply(update, number, status, percent, at)
         yield (
-            update, plan.year, task.number, kind, old, status, percent, note, author, dept, chat,
-            at,
+            update, year, number, kind, old, status, percent, note, author, dept, chat, at,
         )  # fmt: skip
 
 
@@ -405,14 +411,24 @@ def generate(path: Path, factor: int) -> dict[str, float]:
     }
 
 
-async def in_child(mode: str, path: Path, size: Size) -> dict[str, Any]:
+NICED = "--niced"
+"""A child's last argument when it runs beside another benchmark: at the lowest CPU priority."""
+
+
+async def in_child(mode: str, path: Path, size: Size, *, niced: bool = False) -> dict[str, Any]:
     """Run ``python -m bench.scale <mode> <db> <factor>`` and read the JSON it prints: its
-    memory stays out of this process's RSS, and this process's out of its."""
+    memory stays out of this process's RSS, and this process's out of its. Killed if the
+    benchmark is stopped meanwhile."""
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.scale", mode, str(path), str(size.factor),
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+        *([NICED] if niced else []), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, _ = await child.communicate()
+    try:
+        out, _ = await child.communicate()
+    except asyncio.CancelledError:
+        child.kill()
+        await child.wait()
+        raise
     if child.returncode != 0:
         raise RuntimeError(f"{mode} at {size.label} failed (exit status {child.returncode})")
     return cast(dict[str, Any], json.loads(out))
@@ -662,14 +678,16 @@ class FullCollections:
         return f"{len(self.pauses)} full collections, longest {ms(max(self.pauses))} ms"
 
 
-async def measure(benches: Sequence[Bench], name: str, operation: Operation) -> FullCollections:
+async def measure(
+    benches: Sequence[Bench], name: str, operation: Operation, warmup: int = WARMUP
+) -> FullCollections:
     """Repetition by repetition across the sizes, alternating their order: a noisy moment on
-    the machine hits every size, not one."""
+    the machine hits every size, not one; after ``warmup`` unmeasured repetitions."""
     collections = FullCollections()
     prepare = PREPARE.get(name)
     gc.callbacks.append(collections)
     try:
-        for repetition in range(-WARMUP, REPETITIONS[name]):
+        for repetition in range(-warmup, REPETITIONS[name]):
             order = benches if repetition % 2 else list(reversed(benches))
             for bench in order:
                 if prepare is not None:
@@ -750,13 +768,13 @@ def collected(name: str, benches: Sequence[Bench], collections: FullCollections)
     return f"{name}: {collections.summary()}; p99 of the repetitions without one: {without} ms."
 
 
-async def measured(benches: Sequence[Bench], name: str) -> list[Section]:
+async def measured(benches: Sequence[Bench], name: str, warmup: int = WARMUP) -> list[Section]:
     """One operation measured afresh at every size: its goals and figures, and the collector's
     part (a section without a table, merged into the timing section)."""
     for bench in benches:
         bench.samples.pop(name, None)
         bench.undisturbed.pop(name, None)
-    collections = await measure(benches, name, OPERATIONS[name])
+    collections = await measure(benches, name, OPERATIONS[name], warmup)
     if name in ROWS:
         for bench in benches:
             bench.rows[name] = await ROWS[name](bench)
@@ -821,7 +839,8 @@ def timing_section(benches: Sequence[Bench], parts: dict[str, Section]) -> Secti
         f"(within {GROWTH_SLACK:.0f}×, for deeper B-trees and a file larger than the cache).",
         "A full collection runs in whichever repetition allocates at that moment, at any size; "
         "the largest size's allocations cause most of them.",
-        f"Repetitions per size: {reps}, after {WARMUP} unmeasured; sizes interleaved, rep by rep.",
+        f"Repetitions per size: {reps}, after {WARMUP} unmeasured (before an operation's first "
+        "measurement: one measured again follows it, warm); sizes interleaved, rep by rep.",
         "/mytasks and the digest must return more rows as departments get more tasks: "
         f"{BIG_DEPT} is named by 48 of the real 110 tasks, so by ~4,360 of 10,000 at 100×.",
         "record: rows written = 1 update + 1 state + the outbox rows owed to following chats; "
@@ -840,7 +859,8 @@ class Generated:
     db_mb: float
 
 
-def data_section(generated: Sequence[Generated]) -> Section:
+def data_section(made: Prepared) -> Section:
+    generated = made.generated
     section = Section(
         "Scale: the generated databases",
         ["size", "tasks", "status updates", "chats", "subscriptions", "generated in", "file"],
@@ -862,6 +882,12 @@ def data_section(generated: Sequence[Generated]) -> Section:
         "Generator peak RSS (its own process): "
         + ", ".join(f"{g.size.label} {g.child_rss_mb:.0f} MB" for g in generated),
     ]
+    if made.beside:
+        section.notes.append(
+            "Generated while the fan-out benchmarks ran, at the lowest CPU priority (nice 19) on "
+            "the core they leave idle, so the times are those of a generator that gave way, not "
+            "its fastest; nothing was timed here until every database was made."
+        )
     return section
 
 
@@ -869,22 +895,34 @@ Marks = dict[str, tuple[float, float]]
 """Moment → (peak RSS, RSS at that moment), in MB."""
 
 
-def memory_section(marks: Marks, alone: Marks) -> Section:
+def rss_goal(alone: Marks) -> Goal:
+    peak = max(p for p, _ in alone.values())
+    grew = ", ".join(f"{moment}: {p:.0f} MB" for moment, (p, _) in alone.items())
+    return Goal(
+        "scale.rss_mb", f"the bot's peak RSS at {FACTORS[-1]}× ≤ {GOAL_RSS_MB:.0f} MB", peak,
+        GOAL_RSS_MB, unit=" MB", cause=f"peak by moment (bot alone): {grew}.",
+    )  # fmt: skip
+
+
+def memory_section(marks: Marks, made: Prepared) -> Section:
     section = Section("Scale: memory (RSS)", ["process", "moment", "peak", "then"])
+    alone, beside = made.alone, made.beside
     for process, moments in (("benchmark", marks), (f"bot alone, {FACTORS[-1]}×", alone)):
         for moment, (peak, now) in moments.items():
             section.add(process, moment, f"{peak:.0f} MB", f"{now:.0f} MB")
-    peak = max(p for p, _ in alone.values())
-    section.figure("scale.rss.bot_alone_peak_mb", peak, "MB")
-    grew = ", ".join(f"{moment}: {p:.0f} MB" for moment, (p, _) in alone.items())
-    section.goal(
-        Goal("scale.rss_mb", f"the bot's peak RSS at {FACTORS[-1]}× ≤ {GOAL_RSS_MB:.0f} MB",
-             peak, GOAL_RSS_MB, unit=" MB", cause=f"peak by moment (bot alone): {grew}.")
-    )  # fmt: skip
+    section.figure("scale.rss.bot_alone_peak_mb", max(p for p, _ in alone.values()), "MB")
+    section.goal(made.rss)
     section.notes += [
         "bot alone: a child process that does what the bot does at the largest size and "
-        f"nothing else: imports bot.app, loads the plan, opens the database, runs each "
-        f"operation {ALONE_REPETITIONS} times (or as many as it is measured, if fewer).",
+        f"nothing else: imports bot.app, loads the plan, opens a copy of the database as "
+        f"generated, runs each operation {ALONE_REPETITIONS} times (or as many as it is "
+        "measured, if fewer)"
+        + (
+            "; it ran at the lowest CPU priority while the fan-out benchmarks did (what it "
+            "measures is memory, which waiting for a core does not change)."
+            if beside
+            else "."
+        ),
         "peak = VmHWM (getrusage maxrss, except that in a child process maxrss starts from the "
         "parent's), then = VmRSS at that moment.",
         "benchmark: this process (it never generates; the generators' peaks are listed with "
@@ -897,12 +935,13 @@ def mark(marks: Marks, moment: str) -> None:
     marks[moment] = (rss_mb(), current_rss_mb())
 
 
-async def generate_all(directory: Path, sizes: Sequence[Size]) -> list[Generated]:
-    """One child process per size, one after the other: each has both cores to itself."""
+async def generate_all(directory: Path, sizes: Sequence[Size], niced: bool) -> list[Generated]:
+    """One child process per size, one after the other."""
     generated = []
     for size in sizes:
         path = directory / f"scale-{size.factor}.db"
-        made = await in_child("generate", path, size)
+        with spent(f"generate {size.label} (a child process)"):
+            made = await in_child("generate", path, size, niced=niced)
         mb = path.stat().st_size / 2**20
         generated.append(Generated(size, path, made["seconds"], made["rss_mb"], mb))
     return generated
@@ -916,20 +955,32 @@ async def open_all(generated: Sequence[Generated], marks: Marks) -> list[Bench]:
     return benches
 
 
+def measurement(benches: Sequence[Bench], name: str) -> Callable[[], Awaitable[list[Section]]]:
+    """The operation measured afresh at each call, warmed up before the first only: a call
+    again follows the one before, on the same data and caches, as warm as a warm-up leaves."""
+    calls = itertools.count()
+    return lambda: measured(benches, name, warmup=WARMUP if next(calls) == 0 else 0)
+
+
 async def measure_all(benches: Sequence[Bench]) -> dict[str, Section]:
-    """Each operation, measured again while a goal of it is near its threshold, and profiled
-    when it misses one."""
+    """Each operation, measured again while a goal of it is in question (bench/settle.py), and
+    profiled when it misses one."""
     parts = {}
     for name in OPERATIONS:
-        (part,) = await settle(lambda name=name: measured(benches, name))
+        (part,) = await settle(measurement(benches, name), what=name)
         if missed := [goal for goal in part.goals if not goal.met]:
-            await explain(benches, name, missed)
+            with spent(f"{name}: profiled (a goal missed)"):
+                await explain(benches, name, missed)
         parts[name] = part
     return parts
 
 
-async def bot_alone(path: Path, factor: int) -> Marks:
-    """The bot's working set at one size, in a process of its own (``bot`` mode)."""
+async def bot_alone(generated: Path, factor: int) -> Marks:
+    """The bot's working set at one size, in a process of its own (``bot`` mode), on a copy of
+    the database as generated: its operations write (updates, rounds), and the timing's
+    databases must stay as generated, whichever runs first."""
+    path = generated.with_name(f"alone-{generated.name}")
+    shutil.copyfile(generated, path)  # in the kernel (sendfile): no memory of this process
     marks: Marks = {}
     importlib.import_module("bot.app")  # every module the bot imports at start
     mark(marks, "after importing the bot (bot.app)")
@@ -944,19 +995,112 @@ async def bot_alone(path: Path, factor: int) -> Marks:
                 await operation(bench, repetition)
     finally:
         await bench.storage.close()
+        for file in path.parent.glob(f"{path.name}*"):  # with its -wal and -shm
+            file.unlink()
     mark(marks, "after running every operation")
     return marks
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What the timing starts from: the databases, and the bot's memory alone (measured in a
+    process of its own, so it needs no core while anything is timed)."""
+
+    generated: list[Generated]
+    alone: Marks
+    """The last measurement's, for the table."""
+    rss: Goal
+    """The bot's peak RSS, settled (bench/settle.py): measured again if in question."""
+    beside: bool
+    """Made in the background while an earlier benchmark ran (see :class:`Preparation`)."""
+
+
+async def prepared(directory: Path, beside: bool) -> Prepared:
+    """The databases, generated one after the other, then the bot alone at the largest."""
+    generated = await generate_all(directory, [Size(factor) for factor in FACTORS], beside)
+    largest = generated[-1]
+    alone: list[Marks] = []
+
+    async def measure_alone() -> list[Section]:
+        marks = await in_child("bot", largest.path, largest.size, niced=beside)
+        alone.append({moment: (peak, now) for moment, (peak, now) in marks.items()})
+        return [Section("bot alone", [], goals=[rss_goal(alone[-1])])]
+
+    what = f"the bot alone at {largest.size.label} (a child process)"
+    (part,) = await settle(measure_alone, what=what)
+    return Prepared(generated, alone[-1], part.goals[0], beside)
+
+
+class Preparation:
+    """The data made before the timing: by :meth:`start`, in the background while an earlier
+    benchmark leaves a core idle (the fan-outs wait on Telegram's limits, not on the CPU), in
+    child processes at the lowest CPU priority (nice 19), so that the benchmark running meanwhile
+    keeps its core; otherwise, when :meth:`taken`, at once. Nothing is timed while a child of
+    it runs: :func:`run` waits for all of it before it times anything."""
+
+    def __init__(self) -> None:
+        self._started: tuple[tempfile.TemporaryDirectory[str], asyncio.Task[Prepared]] | None = None
+
+    def start(self) -> None:
+        if self._started is None:
+            directory = tempfile.TemporaryDirectory(prefix="bench-scale-")
+            task = asyncio.create_task(self._beside(Path(directory.name)))
+            self._started = (directory, task)
+
+    @staticmethod
+    async def _beside(directory: Path) -> Prepared:
+        with spent("meanwhile, scale's data (nice 19)"):
+            return await prepared(directory, beside=True)
+
+    async def stop(self) -> None:
+        """End what was started and not taken (a benchmark before this one failed)."""
+        if self._started is not None:
+            directory, task = self._started
+            self._started = None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            directory.cleanup()
+
+    @asynccontextmanager
+    async def taken(self) -> AsyncIterator[Prepared]:
+        """The data, made now if it was not started; its directory is gone on exit."""
+        if self._started is None:
+            directory = tempfile.TemporaryDirectory(prefix="bench-scale-")
+            with directory:
+                yield await prepared(Path(directory.name), beside=False)
+            return
+        directory, task = self._started
+        self._started = None
+        with directory:
+            with spent("waited for the data made in the background"):
+                made = await task
+            yield made
+
+
+PREPARATION = Preparation()
+
+
+def start_in_background() -> None:
+    """``python -m bench`` calls this as the fan-out starts (``bench/__main__.py: BESIDE``)."""
+    PREPARATION.start()
+
+
+async def stop_in_background() -> None:
+    await PREPARATION.stop()
+
+
 async def run() -> list[Section]:
-    """Generate the three databases in a temporary directory, time the operations side by
-    side, measure the bot's memory alone, and report; the directory is gone on return."""
+    """Generate the three databases in a temporary directory (or take them, made in the
+    background), measure the bot's memory alone, time the operations side by side, and
+    report; the directory is gone on return."""
     marks: Marks = {}
     importlib.import_module("bot.app")  # the bot's own modules: part of its working set
     mark(marks, "after importing the bot (bot.app)")
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        generated = await generate_all(Path(tmp), [Size(factor) for factor in FACTORS])
-        benches = await open_all(generated, marks)
+    async with PREPARATION.taken() as made:
+        generated = made.generated
+        with spent("open the three databases, load their plans"):
+            benches = await open_all(generated, marks)
         gc.freeze()  # as the bot does at the end of post_init, once its plan is loaded
         try:
             parts = await measure_all(benches)
@@ -965,18 +1109,15 @@ async def run() -> list[Section]:
             for bench in benches:
                 await bench.storage.close()
         mark(marks, "after running every operation")
-        largest = generated[-1]
-        alone = await in_child("bot", largest.path, largest.size)
-    return [
-        data_section(generated),
-        section,
-        memory_section(marks, {moment: (peak, now) for moment, (peak, now) in alone.items()}),
-    ]
+    return [data_section(made), section, memory_section(marks, made)]
 
 
 def main(argv: Sequence[str]) -> int:
-    """The child processes: ``generate <db> <factor>`` or ``bot <db> <factor>``, JSON out."""
-    mode, path, factor = argv
+    """The child processes: ``generate <db> <factor>`` or ``bot <db> <factor>``, JSON out;
+    with :data:`NICED` last, at the lowest CPU priority."""
+    mode, path, factor, *flags = argv
+    if NICED in flags:
+        os.nice(19)
     if mode == "generate":
         result: dict[str, Any] = generate(Path(path), int(factor))
     else:

@@ -3,19 +3,26 @@ the JSON of a run, ``--compare``, and reading what a profiler or ``-X importtime
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from bench import scale
 from bench.compare import comparison
 from bench.fanout import Case
 from bench.profiling import from_stacks
 from bench.report import Goal, Section, document, markdown
 from bench.round_fanout import Opening, report
+from bench.rounds import goals_of, verdict
+from bench.scale import Preparation, Prepared
 from bench.settle import settle
 from bench.startup import heavy_chains, imports
+from bench.timing import Part, listing, spent
 from tests.conftest import ROOT
 
 
@@ -199,3 +206,80 @@ def test_an_opening_reports_a_429_and_a_late_answer_as_missed_with_their_cause()
     assert causes["round_fanout.answer_first"] == "c: 2 requests delivered before the answer."
     assert [row[2:4] for row in section.rows] == [["30", "0"], ["500", "2"]]
     assert all(goal.met for goal in report([Opening(good, answer=0.03)], 60, 230).goals)
+
+
+async def test_a_runs_time_lists_each_part_under_the_part_it_ran_in() -> None:
+    parts: list[Part] = []
+
+    async def case(name: str) -> None:
+        with spent(name, parts):
+            await asyncio.sleep(0.01)
+            with spent(f"{name}: inside", parts):
+                await asyncio.sleep(0.01)
+
+    with spent("fanout", parts):
+        await asyncio.gather(case("alone"), case("asking"))  # at once: siblings, not nested
+    with spent("scale", parts):
+        pass
+    assert [(p.what, p.depth) for p in parts] == [
+        ("fanout", 0),
+        ("alone", 1),
+        ("asking", 1),
+        ("alone: inside", 2),
+        ("asking: inside", 2),
+        ("scale", 0),
+    ]
+    assert parts[0].seconds >= parts[1].seconds >= parts[3].seconds >= 0.01
+    shown = listing(parts)  # each part's own parts under it, not in the order they started
+    assert [line[:-10].rstrip() for line in shown] == [
+        "fanout", "  alone", "    alone: inside", "  asking", "    asking: inside", "scale",
+    ]  # fmt: skip
+    assert shown[0].endswith(f"{parts[0].seconds:6.1f} s")
+    section = Section("S", ["h"])
+    assert "## This run's time" in markdown([section], 1.0, parts)
+    assert document([section], 1.0, parts)["run"]["parts"][2] == {
+        "what": "alone: inside",
+        "depth": 2,
+        "seconds": round(parts[3].seconds, 1),
+    }
+
+
+def test_the_rounds_goal_is_missed_by_a_slow_first_call_even_when_warm_ones_are_fast() -> None:
+    (part,) = goals_of({"cold_s": 3.2, "warm_s": [0.2, 0.3, 0.2], "peak_rss_mb": 80.0})
+    assert [(goal.name, goal.verdict, goal.figure) for goal in part.goals] == [
+        ("rounds.docx.seconds", "missed", 3.2),
+        ("rounds.docx.peak_rss_mb", "met", 80.0),
+    ]
+    assert verdict(3.2, 160.0) == "missed: 3.20 s > 3 s; 160 MB > 150 MB"
+
+
+async def test_scales_data_made_in_the_background_is_taken_or_stopped_and_cleaned_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[tuple[Path, bool]] = []
+    cancelled: list[Path] = []
+
+    async def prepared(directory: Path, beside: bool) -> Prepared:
+        (directory / "scale-1.db").write_bytes(b"")
+        made.append((directory, beside))
+        try:
+            await asyncio.sleep(0.05 if beside else 0)
+        except asyncio.CancelledError:
+            cancelled.append(directory)
+            raise
+        return Prepared([], {}, Goal("scale.rss_mb", "rss", 100.0, 150.0), beside)
+
+    monkeypatch.setattr(scale, "prepared", prepared)
+    preparation = Preparation()
+    preparation.start()
+    async with preparation.taken() as data:
+        assert data.beside and made[-1][1] is True
+        assert (made[-1][0] / "scale-1.db").exists()
+    assert not made[-1][0].exists()  # gone once the timing is done with it
+    preparation.start()
+    await asyncio.sleep(0.01)
+    await preparation.stop()  # a benchmark before scale failed: nothing left behind
+    assert cancelled == [made[-1][0]] and not made[-1][0].exists()
+    async with preparation.taken() as data:  # not started: made at once, in the foreground
+        assert not data.beside and made[-1][1] is False
+    assert not made[-1][0].exists()
