@@ -78,25 +78,31 @@ LOGGED_KIND = """SELECT 1 FROM due_reminders AS r
     WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due AND r.kind = """
 
 
-def _not_logged(kind: str, first: str, last: str) -> str:
-    """The due dates in ``[first, last]``, as ``(due, task)``, whose reminder ``kind`` is not
-    logged: two index ranges merged in order (the ORDER BY keeps SQLite merging them rather
-    than building a temporary tree), so each task long reminded costs one step."""
-    return f"""SELECT due, task FROM due_dates
-    WHERE plan_year = :year AND due BETWEEN {first} AND {last}
+OPEN = "closure IS NOT 'closed'"
+"""Not closed: an overdue notice may be owed (``task_standing_open_by_due``)."""
+UNDONE = "status IS NOT 'done'"
+"""Not done: a reminder ahead may be owed (``task_standing_undone_by_due``)."""
+
+
+def _not_logged(kind: str, first: str, last: str, keep: str) -> str:
+    """The planned tasks that ``keep`` holds for and whose due date is in ``[first, last]``,
+    as ``(due, task)``, less those whose reminder ``kind`` is logged: two index ranges merged
+    in order (the ORDER BY keeps SQLite merging them rather than building a temporary tree),
+    so each task long reminded costs one step, and a task closed (or done) none."""
+    return f"""SELECT due, task FROM task_standing
+    WHERE plan_year = :year AND due BETWEEN {first} AND {last} AND {keep}
     EXCEPT SELECT due, task FROM due_reminders
     WHERE plan_year = :year AND kind = '{kind}' AND due BETWEEN {first} AND {last}
     ORDER BY due, task"""
 
 
 UNREMINDED = f"""
-WITH late AS ({_not_logged("overdue", "''", ":overdue")}),
-soon AS ({_not_logged("day14", ":today", ":day14")}),
-tomorrow AS ({_not_logged("day1", ":today", ":day1")}),
+WITH late AS ({_not_logged("overdue", "''", ":overdue", OPEN)}),
+soon AS ({_not_logged("day14", ":today", ":day14", UNDONE)}),
+tomorrow AS ({_not_logged("day1", ":today", ":day1", UNDONE)}),
 unset(task) AS (
-    SELECT task FROM plan_tasks WHERE plan_year = :year AND :default <= :day14
-    EXCEPT SELECT task FROM due_dates WHERE plan_year = :year AND :default <= :day14
-    ORDER BY task
+    SELECT task FROM task_standing INDEXED BY task_standing_open_by_due
+    WHERE plan_year = :year AND due IS NULL AND {OPEN} AND :default <= :day14
 ),
 t(due, task) AS (
     SELECT due, task FROM late UNION SELECT due, task FROM soon
@@ -122,8 +128,8 @@ day before is due and not logged. Nothing else can be owed (``bot/reminders.py: 
 once the overdue notice is logged, or the due date is past, no reminder ahead goes out. The
 candidates are, per kind, the range of due dates its moment has passed, less those logged
 (:func:`_not_logged`): a minute in which nothing came due merges the ranges and finds none,
-without looking up any task. A task without a due date is due at ``:default`` (the plan's
-tasks less those dated, merged in task order, once that date is near or past)."""
+without looking up any task. A task without a due date is due at ``:default`` (the range of
+tasks without one, once that date is near or past)."""
 
 LOG_REMINDERS = """
 INSERT OR IGNORE INTO due_reminders (plan_year, task, due, kind, announced, created_at)

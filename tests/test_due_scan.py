@@ -186,22 +186,31 @@ async def test_each_kind_is_found_by_its_own_range(
     """Each reminder is found by the range of due dates its moment has passed, less what its
     own kind has logged: a task reminded 14 days ahead is found again the day before it falls
     due, one long reminded is not, and one left at the plan's year end (already past) is found
-    for its overdue notice however many tasks have dates of their own."""
+    for its overdue notice however many tasks have dates of their own. A task done and
+    awaiting the office is still told it went overdue, though not reminded ahead; a closed task
+    is told nothing, dated or not."""
     await prepared(storage, plan)
     morning = datetime.combine(date(2025, 1, 9), AT, tzinfo=SHANGHAI)
     dues = {12: date(2025, 1, 10), 13: date(2025, 1, 20), 14: date(2025, 1, 5)}
+    dues |= {15: date(2025, 1, 6), 16: date(2025, 1, 6), 17: date(2025, 1, 12)}
     dues |= {n: date(2025, 2, 1) for n in range(20, 111)}
     logged = {(12, dues[12], Remind.DAY14), (13, dues[13], Remind.DAY14)}
     logged |= {(14, dues[14], Remind.OVERDUE)}
-    await storage.db.write(lambda conn: fill(conn, dues, logged, {}))
+    found_states = {
+        task: TaskState(task, Status.DONE, 100, 1, UPDATED, None, closure)
+        for task, closure in ((15, Closure.AWAITING), (16, Closure.CLOSED), (17, Closure.AWAITING))
+    }
+    found_states[1] = TaskState(1, Status.DONE, 100, 1, UPDATED, None, Closure.CLOSED)
+    await storage.db.write(lambda conn: fill(conn, dues, logged, found_states))
     clock.now = morning
     found = [
         (r.task, r.due, r.kind)
         for r in await Reminders(storage, plan, zone=SHANGHAI, office={1}).decided(morning)
     ]
-    undated = [n for n in range(1, 20) if n not in dues]
+    undated = [n for n in range(2, 20) if n not in dues]
     assert found == sorted(
-        [(12, dues[12], Remind.DAY1)] + [(n, YEAR_END, Remind.OVERDUE) for n in undated]
+        [(12, dues[12], Remind.DAY1), (15, dues[15], Remind.OVERDUE)]
+        + [(n, YEAR_END, Remind.OVERDUE) for n in undated]
     )
 
 

@@ -29,7 +29,7 @@ LANDED = {
     12: "37173005a648ed10627375f11a154bfca134208ff0e32ee1890fb10476843dd0",
     13: "29d750fddafc4b67f709b17774fd72c37202b51fbf9fbe7800beb1049f530e22",
     14: "9d96136f729d381b5e59bfbbb50d1e57ffd66ddd4edf543838b7a0bcbe9196d2",
-    15: "55262ac3c58d653436b72a0cd23296165b5987e2276d08191ae64efde8719524",
+    15: "aed5c0dca0b702d6c6ce31a813a53c63a21bdfb18129fbed446906c067da250d",
 }
 VERSIONS = [m.version for m in MIGRATIONS]
 """In order from 1; a number may be missing here while the branch that takes it is not merged."""
