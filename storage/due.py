@@ -330,9 +330,9 @@ class Due:
                 if reminder.kind is Remind.OVERDUE:
                     overdue.append(reminder.task)
             owed = 0
+            chats_of = recipients.departments_chats(conn, {dept for _, dept in by_dept})
             for (kind, dept), numbers in sorted(by_dept.items()):
-                chats = recipients.department_chats(conn, dept)
-                owed += _owe_lists(conn, chats, kind.value, year, dept, numbers, now)
+                owed += _owe_lists(conn, chats_of[dept], kind.value, year, dept, numbers, now)
             if overdue:
                 chats = recipients.office_chats(conn, office)
                 owed += _owe_lists(conn, chats, "office", year, None, sorted(overdue), now)

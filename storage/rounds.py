@@ -19,6 +19,7 @@ from storage import outbox
 from storage.db import Database, from_db, read_one, to_db
 from storage.outbox import OutKind
 from storage.people import WHOLE_PLAN
+from storage.recipients import departments_chats, office_chats
 
 OFFICE = WHOLE_PLAN
 """The ``dept`` of the office's reminder rows (the missing list)."""
@@ -193,17 +194,6 @@ SELECT round_id, dept, count(*) FROM round_slots WHERE round_id = :round GROUP B
 """
 # The chats a department's round messages go to: its active bound groups; with none, the
 # private chats of its members (those who ever spoke to the bot and did not block it).
-DEPARTMENT_CHATS = """
-SELECT chat_id FROM chats
-WHERE binding = :dept AND active = 1 AND type IN ('group', 'supergroup')
-ORDER BY chat_id
-"""
-MEMBER_CHATS = """
-SELECT c.chat_id FROM memberships AS m
-JOIN chats AS c ON c.chat_id = m.user_id AND c.type = 'private' AND c.active = 1
-WHERE m.dept = :dept
-ORDER BY c.chat_id
-"""
 OWING = """
 SELECT DISTINCT l.dept FROM round_slots AS l
 WHERE l.round_id = :round
@@ -269,26 +259,6 @@ def _file_values(document: Document | None) -> tuple[object, ...]:
     return (document.file_id, document.file_unique_id, document.file_name, document.file_size)
 
 
-def department_chats(conn: sqlite3.Connection, dept: str) -> list[int]:
-    """Where a department's round messages go: its groups, else its members' private chats."""
-    groups = [r[0] for r in conn.execute(DEPARTMENT_CHATS, {"dept": dept})]
-    return groups or [r[0] for r in conn.execute(MEMBER_CHATS, {"dept": dept})]
-
-
-def office_chats(conn: sqlite3.Connection, admins: Collection[int]) -> list[int]:
-    """Where the office is told: the whole-plan groups, else each admin's private chat."""
-    groups = [r[0] for r in conn.execute(DEPARTMENT_CHATS, {"dept": WHOLE_PLAN})]
-    if groups or not admins:
-        return groups
-    wanted = sorted(set(admins))
-    rows = conn.execute(
-        f"SELECT chat_id FROM chats WHERE type = 'private' AND active = 1"
-        f" AND chat_id IN ({','.join('?' * len(wanted))}) ORDER BY chat_id",
-        wanted,
-    )
-    return [r[0] for r in rows]
-
-
 def count_owed(conn: sqlite3.Connection, round_id: int) -> None:
     """Start the round's tally (``round_tallies``) from its slots, once they are all written:
     what each department owes; its statements' trigger counts the answers from then on."""
@@ -341,8 +311,8 @@ class Rounds:
             )
             count_owed(conn, round_id)
             requests, unreached = 0, []
-            for dept in dict.fromkeys(o.dept for o in owed):
-                chats = department_chats(conn, dept)
+            chats_of = departments_chats(conn, dict.fromkeys(o.dept for o in owed))
+            for dept, chats in chats_of.items():
                 if not chats:
                     unreached.append(dept)
                 for chat_id in chats:
@@ -625,7 +595,7 @@ class Rounds:
                 targets = {OFFICE: office_chats(conn, admins)}
             else:
                 owing = [r[0] for r in conn.execute(OWING, {"round": round_id, "kind": kind.value})]
-                targets = {dept: department_chats(conn, dept) for dept in owing}
+                targets = dict(departments_chats(conn, owing))
             now, owed = self._db.now(), 0
             for dept, chats in targets.items():
                 if not chats:
