@@ -174,7 +174,7 @@ def reminders(bench: Bench) -> Reminders:
 
 async def due_scan(bench: Bench, _: int) -> None:
     """The due tick's scan on the morning it finds work: this morning's reminders found (SQL
-    chooses the tasks) and decided (their states read, ``decide`` run), nothing written."""
+    chooses the tasks) and decided (``decide`` run on them and their states), nothing written."""
     await reminders(bench).decided(bench.storage.db.clock())
 
 
@@ -204,7 +204,7 @@ async def due_idle(bench: Bench, _: int) -> None:
 
 async def due_rows_of(bench: Bench) -> tuple[int, int]:
     """The morning's reminders the scan decides, and what it fetches to find them (the tasks
-    SQL chooses and their states)."""
+    SQL chooses, with their states)."""
     await forget_this_morning(bench, 0)
     return len(bench.decided), await scan_fetches(bench)
 
@@ -220,15 +220,13 @@ async def owe_rows_of(bench: Bench) -> tuple[int, int]:
 
 async def idle_rows_of(bench: Bench) -> tuple[int, int]:
     """What every minute's scan looks over (every task's due date, in SQL's ranges), and what
-    it fetches (the tasks SQL chooses and their states: none, the log holds this morning's)."""
+    it fetches (the tasks SQL chooses: none, the log holds this morning's)."""
     return len(bench.plan.tasks), await scan_fetches(bench)
 
 
 async def scan_fetches(bench: Bench) -> int:
-    """The rows a due tick now fetches: the tasks SQL chooses, and their states."""
-    chosen = await reminders(bench).unreminded(bench.storage.db.clock())
-    states = await bench.storage.updates.states(w.task for w in chosen) if chosen else {}
-    return len(chosen) + len(states)
+    """The rows a due tick now fetches: the tasks SQL chooses, each with its state."""
+    return len(await reminders(bench).unreminded(bench.storage.db.clock()))
 
 
 async def scorecard(bench: Bench, _: int) -> None:

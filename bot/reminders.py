@@ -58,14 +58,16 @@ def decide(
     logged: Collection[Remind],
     *,
     until: Mapping[Remind, date] | None = None,
+    today: date | None = None,
 ) -> list[Reminder]:
     """What to log for one task now: each reminder whose moment has passed and which is not
     logged yet, announced or only noted. Of the reminders ahead, only the latest that has come
     is announced (set late, a task is not told "14 days" and "tomorrow" at once). ``until`` is
-    :func:`passed_until` of ``now``, given when deciding for many tasks at once."""
+    :func:`passed_until` of ``now`` and ``today`` its local date, given when deciding for many
+    tasks at once."""
     if state is not None and state.closed:
         return []
-    today = now.astimezone(zone).date()
+    today = now.astimezone(zone).date() if today is None else today
     until = passed_until(now, zone) if until is None else until
     passed = [kind for kind in Remind if kind not in logged and due <= until[kind]]
     if Remind.OVERDUE in passed:
@@ -106,12 +108,12 @@ class Reminders:
         waiting = await self.unreminded(now)
         if not waiting:
             return []
-        states = await self.storage.updates.states(w.task for w in waiting)
-        until = passed_until(now, self.zone)
+        until, today = passed_until(now, self.zone), now.astimezone(self.zone).date()
         reminders = []
         for w in waiting:
-            state = states.get(w.task)
-            reminders += decide(w.task, w.due, state, now, self.zone, w.logged, until=until)
+            reminders += decide(
+                w.task, w.due, w.state, now, self.zone, w.logged, until=until, today=today
+            )
         return reminders
 
     async def owe_due(self) -> int:

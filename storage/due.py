@@ -19,6 +19,7 @@ from enum import StrEnum
 from storage import outbox, recipients
 from storage.db import Database, from_db
 from storage.outbox import OutKind
+from storage.updates import TaskState, state_of
 
 TASKS_PER_MESSAGE = 20
 """A reminder lists at most this many tasks; a longer list goes as several messages."""
@@ -67,11 +68,13 @@ class Reminder:
 
 @dataclass(frozen=True, slots=True)
 class Unreminded:
-    """A task some reminder may be owed for: its due date, and the kinds logged for it."""
+    """A task some reminder may be owed for: its due date, the kinds logged for it, its state."""
 
     task: int
     due: date
     logged: frozenset[Remind]
+    state: TaskState | None
+    """Its state, read with it (none before its first update)."""
 
 
 LOGGED_KIND = """SELECT 1 FROM due_reminders AS r
@@ -111,7 +114,9 @@ t(due, task) AS (
 )
 SELECT t.task, t.due,
        (SELECT group_concat(r.kind) FROM due_reminders AS r
-        WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due) AS logged
+        WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due) AS logged,
+       s.task, s.status, s.progress, s.last_update_id, s.updated_at, s.status_changed_at,
+       s.closure, s.closure_event
 FROM t
 JOIN plan_tasks AS p ON p.plan_year = :year AND p.task = t.task
 LEFT JOIN task_state AS s ON s.plan_year = :year AND s.task = t.task
@@ -296,14 +301,20 @@ class Due:
             "default": default.isoformat(),
             **{kind.value: passed[kind].isoformat() for kind in Remind},
         }
-        return [
-            Unreminded(
-                task,
-                date.fromisoformat(due),
-                frozenset(Remind(kind) for kind in logged.split(",")) if logged else frozenset(),
+        kinds: dict[str | None, frozenset[Remind]] = {None: frozenset()}
+        found = []
+        for task, due, logged, *state in await self._db.fetchall(UNREMINDED, params):
+            if logged not in kinds:  # a few combinations, for hundreds of tasks
+                kinds[logged] = frozenset(Remind(kind) for kind in logged.split(","))
+            found.append(
+                Unreminded(
+                    task,
+                    date.fromisoformat(due),
+                    kinds[logged],
+                    None if state[0] is None else state_of(state),
+                )
             )
-            for task, due, logged in await self._db.fetchall(UNREMINDED, params)
-        ]
+        return found
 
     async def remind(
         self, reminders: Sequence[Reminder], *, leads: Mapping[int, str], office: Collection[int]

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from storage import closures, outbox, recipients
 from storage.closures import CLOSES_AT_ONCE, Closure, DoneRule, Event
@@ -192,8 +193,8 @@ def _made_between(
     return where, [*params, *wanted, *([year, *named] if named else [])]
 
 
-def _state(row: sqlite3.Row) -> TaskState:
-    # By position, in the order of SELECT_STATE, for the same reason: lists read thousands.
+def state_of(row: Sequence[Any]) -> TaskState:
+    """A state from its columns in the order of SELECT_STATE (by position: lists read thousands)."""
     task, status, progress, last_update_id, updated_at, changed, closure, closure_event = row
     return TaskState(
         task=task,
@@ -339,7 +340,7 @@ def _close_or_reopen(
 def read_state(conn: sqlite3.Connection, year: int, task: int) -> TaskState | None:
     """A task's state, read inside a write."""
     row = read_one(conn, f"{SELECT_STATE} WHERE plan_year = ? AND task = ?", (year, task))
-    return None if row is None else _state(row)
+    return None if row is None else state_of(row)
 
 
 def set_closure(
@@ -467,7 +468,7 @@ class Updates:
         row = await self._db.fetchone(
             f"{SELECT_STATE} WHERE plan_year = ? AND task = ?", (self._year(year), task)
         )
-        return None if row is None else _state(row)
+        return None if row is None else state_of(row)
 
     async def states(
         self, tasks: Iterable[int] | None = None, *, year: int | None = None
@@ -479,7 +480,7 @@ class Updates:
             sql += f" AND task IN ({','.join('?' * len(wanted))})"
             params += wanted
         rows = await self._db.fetchall(sql, params)
-        return {row["task"]: _state(row) for row in rows}
+        return {row["task"]: state_of(row) for row in rows}
 
     async def last_reports(self, *, year: int | None = None) -> dict[str, datetime]:
         """Each department's latest status update or note about ``year``'s plan (a scorecard's
