@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from telegram import Update
@@ -99,6 +100,8 @@ class TaskList:
 class _Scope:
     plan: Plan
     items: tuple[ListItem, ...]
+    leads: frozenset[str]
+    """The departments whose tasks count as the scope's own (led)."""
     led: int
     """How many of them the scope's departments lead."""
 
@@ -121,7 +124,9 @@ def _scope(plan: Plan, scope: str, user_depts: list[str], lang: Language) -> _Sc
     led = set(user_depts) if scope == MINE else {scope}
     if scope == WHOLE_PLAN:
         led = {d.code for d in plan.departments}
-    made = _Scope(plan, tuple(items), sum(1 for item in items if item.task.lead in led))
+    made = _Scope(
+        plan, tuple(items), frozenset(led), sum(1 for item in items if item.task.lead in led)
+    )
     _SCOPES[key] = made
     while len(_SCOPES) > SCOPES_KEPT:
         _SCOPES.popitem(last=False)
@@ -155,7 +160,9 @@ def _scope_items(plan: Plan, scope: str, user_depts: list[str], lang: Language) 
     return items
 
 
-def _keep(task: Task, state: TaskState | None, filter_: str, led: set[str], at: Moment) -> bool:
+def _keep(
+    task: Task, state: TaskState | None, filter_: str, led: Collection[str], at: Moment
+) -> bool:
     """Whether a task passes a /mytasks filter (stale: the same rule as the health light)."""
     if filter_ == "lead":
         return task.lead in led
@@ -186,13 +193,12 @@ async def build_list(
     items = list(listed.items)
     wanted = items if filter_ != "-" else page_of(items, page)
     states = await context.storage.updates.states([item.task.number for item in wanted])
-    led = set(user_depts) if scope == MINE else {scope}
-    if scope == WHOLE_PLAN:
-        led = {d.code for d in plan.departments}
     total, total_led = len(items), listed.led
     if filter_ != "-":
         at = await context.moment()
-        items = [i for i in items if _keep(i.task, states.get(i.task.number), filter_, led, at)]
+        items = [
+            i for i in items if _keep(i.task, states.get(i.task.number), filter_, listed.leads, at)
+        ]
     if scope == WHOLE_PLAN:
         title = t(lang, "list.title_all", count=total)
     elif scope == MINE:
