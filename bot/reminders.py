@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.lights import SOON, is_done, year_end
 from bot.plan import Plan
 from storage import Storage
-from storage.due import Remind, Reminder, Unreminded
+from storage.due import Remind, Reminder, Standing, Unreminded
 from storage.updates import TaskState
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,12 @@ OFFSETS = {Remind.DAY14: -SOON, Remind.DAY1: -1, Remind.OVERDUE: 1}
 """Each reminder's day, counted from the due date."""
 AHEAD = (Remind.DAY14, Remind.DAY1)
 """The reminders sent while the due date is still ahead, earliest first."""
+KINDS = tuple(Remind)
+
+
+def standing_of(state: TaskState | None) -> Standing:
+    """Where a task's state leaves it, as its reminders care (never reported: not done)."""
+    return Standing(done=is_done(state), closed=state is not None and state.closed)
 
 
 def moment_of(kind: Remind, due: date, zone: ZoneInfo) -> datetime:
@@ -52,7 +58,7 @@ def passed_until(now: datetime, zone: ZoneInfo) -> dict[Remind, date]:
 def decide(
     task: int,
     due: date,
-    state: TaskState | None,
+    standing: Standing,
     now: datetime,
     zone: ZoneInfo,
     logged: Collection[Remind],
@@ -65,16 +71,16 @@ def decide(
     is announced (set late, a task is not told "14 days" and "tomorrow" at once). ``until`` is
     :func:`passed_until` of ``now`` and ``today`` its local date, given when deciding for many
     tasks at once."""
-    if state is not None and state.closed:
+    if standing.closed:
         return []
     today = now.astimezone(zone).date() if today is None else today
     until = passed_until(now, zone) if until is None else until
-    passed = [kind for kind in Remind if kind not in logged and due <= until[kind]]
+    passed = [kind for kind in KINDS if kind not in logged and due <= until[kind]]
     if Remind.OVERDUE in passed:
         late = (today - due).days
         return [Reminder(task, due, Remind.OVERDUE, announce=late <= LATE_SILENCE)]
     ahead = [kind for kind in AHEAD if kind in passed]
-    if not ahead or today > due or is_done(state):
+    if not ahead or today > due or standing.done:
         return []
     *superseded, latest = ahead
     return [Reminder(task, due, kind, announce=False) for kind in superseded] + [
@@ -112,7 +118,7 @@ class Reminders:
         reminders = []
         for w in waiting:
             reminders += decide(
-                w.task, w.due, w.state, now, self.zone, w.logged, until=until, today=today
+                w.task, w.due, w.standing, now, self.zone, w.logged, until=until, today=today
             )
         return reminders
 

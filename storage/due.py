@@ -19,7 +19,6 @@ from enum import StrEnum
 from storage import outbox, recipients
 from storage.db import Database, from_db
 from storage.outbox import OutKind
-from storage.updates import TaskState, state_of
 
 TASKS_PER_MESSAGE = 20
 """A reminder lists at most this many tasks; a longer list goes as several messages."""
@@ -67,74 +66,84 @@ class Reminder:
 
 
 @dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a task stands, as far as its reminders care."""
+
+    done: bool
+    """Reported done (closed, or awaiting the office): no reminder ahead, only that it is late."""
+    closed: bool
+    """Closed by the office (销号): no reminder at all."""
+
+
+STANDINGS = {
+    (done, closed): Standing(bool(done), bool(closed)) for done in (0, 1) for closed in (0, 1)
+}
+LOGGED = {
+    (day14, day1, overdue): frozenset(
+        kind for kind, flag in zip(Remind, (day14, day1, overdue), strict=True) if flag
+    )
+    for day14 in (0, 1) for day1 in (0, 1) for overdue in (0, 1)
+}  # fmt: skip
+"""The kinds logged, by ``task_standing``'s flags in the order of :class:`Remind`."""
+
+
+@dataclass(frozen=True, slots=True)
 class Unreminded:
-    """A task some reminder may be owed for: its due date, the kinds logged for it, its state."""
+    """A task some reminder is owed for: its due date in force, the kinds logged for that date,
+    and where it stands."""
 
     task: int
     due: date
     logged: frozenset[Remind]
-    state: TaskState | None
-    """Its state, read with it (none before its first update)."""
+    standing: Standing
 
 
-LOGGED_KIND = """SELECT 1 FROM due_reminders AS r
-    WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due AND r.kind = """
+OWED = {
+    Remind.OVERDUE: (
+        "task_standing_overdue_owed",
+        "closure IS NOT 'closed' AND overdue_logged = 0",
+    ),
+    Remind.DAY14: ("task_standing_day14_owed", "status IS NOT 'done' AND day14_logged = 0"),
+    Remind.DAY1: ("task_standing_day1_owed", "status IS NOT 'done' AND day1_logged = 0"),
+}
+"""Per kind, the partial index of the tasks it may be owed for, and its condition: not logged
+for the date in force, and not closed (an overdue notice) or not done (a reminder ahead)."""
+RANGES = {
+    Remind.OVERDUE: ("''", ":overdue"),
+    Remind.DAY14: (":today", ":day14"),
+    Remind.DAY1: (":today", ":day1"),
+}
+"""Per kind, the due dates whose reminder of that kind has its moment passed (and, ahead,
+whose due date is not past): ``:overdue``, ``:day14``, ``:day1`` are the latest of each."""
 
 
-OPEN = "closure IS NOT 'closed'"
-"""Not closed: an overdue notice may be owed (``task_standing_open_by_due``)."""
-UNDONE = "status IS NOT 'done'"
-"""Not done: a reminder ahead may be owed (``task_standing_undone_by_due``)."""
-
-
-def _not_logged(kind: str, first: str, last: str, keep: str) -> str:
-    """The planned tasks that ``keep`` holds for and whose due date is in ``[first, last]``,
-    as ``(due, task)``, less those whose reminder ``kind`` is logged: two index ranges merged
-    in order (the ORDER BY keeps SQLite merging them rather than building a temporary tree),
-    so each task long reminded costs one step, and a task closed (or done) none."""
-    return f"""SELECT due, task FROM task_standing
-    WHERE plan_year = :year AND due BETWEEN {first} AND {last} AND {keep}
-    EXCEPT SELECT due, task FROM due_reminders
-    WHERE plan_year = :year AND kind = '{kind}' AND due BETWEEN {first} AND {last}
-    ORDER BY due, task"""
+def _owed(kind: Remind) -> str:
+    """The tasks a reminder of ``kind`` is owed for, as ``(due, task)``: a range of its index
+    (the tasks dated in the range), and its tasks without a date (due at ``:default``) if
+    that date is in the range; only tasks owed are read, however many were reminded before."""
+    index, condition = OWED[kind]
+    first, last = RANGES[kind]
+    return f"""SELECT due, task FROM task_standing INDEXED BY {index}
+    WHERE plan_year = :year AND due BETWEEN {first} AND {last} AND {condition}
+    UNION ALL SELECT :default, task FROM task_standing INDEXED BY {index}
+    WHERE plan_year = :year AND due IS NULL AND {condition} AND :default BETWEEN {first} AND {last}"""
 
 
 UNREMINDED = f"""
-WITH late AS ({_not_logged("overdue", "''", ":overdue", OPEN)}),
-soon AS ({_not_logged("day14", ":today", ":day14", UNDONE)}),
-tomorrow AS ({_not_logged("day1", ":today", ":day1", UNDONE)}),
-unset(task) AS (
-    SELECT task FROM task_standing INDEXED BY task_standing_open_by_due
-    WHERE plan_year = :year AND due IS NULL AND {OPEN} AND :default <= :day14
-),
-t(due, task) AS (
-    SELECT due, task FROM late UNION SELECT due, task FROM soon
-    UNION SELECT due, task FROM tomorrow
-    UNION SELECT :default, task FROM unset
-)
-SELECT t.task, t.due,
-       (SELECT group_concat(r.kind) FROM due_reminders AS r
-        WHERE r.plan_year = :year AND r.task = t.task AND r.due = t.due) AS logged,
-       s.task, s.status, s.progress, s.last_update_id, s.updated_at, s.status_changed_at,
-       s.closure, s.closure_event
-FROM t
-JOIN plan_tasks AS p ON p.plan_year = :year AND p.task = t.task
-LEFT JOIN task_state AS s ON s.plan_year = :year AND s.task = t.task
-WHERE (t.due <= :overdue AND NOT EXISTS ({LOGGED_KIND} 'overdue')
-       OR t.due >= :today AND (NOT EXISTS ({LOGGED_KIND} 'day14')
-                               OR t.due <= :day1 AND NOT EXISTS ({LOGGED_KIND} 'day1')))
-  AND s.closure IS NOT 'closed' AND (t.due <= :overdue OR s.status IS NOT 'done')
+WITH t(due, task) AS ({" UNION ".join(_owed(kind) for kind in Remind)})
+SELECT t.task, t.due, s.day14_logged, s.day1_logged, s.overdue_logged,
+       s.status IS 'done', s.closure IS 'closed'
+FROM t JOIN task_standing AS s ON s.plan_year = :year AND s.task = t.task
+WHERE s.closure IS NOT 'closed'
 ORDER BY t.task
 """
 """The plan's tasks a reminder is owed for (``:day14``, ``:day1``, ``:overdue``: the latest due
 date whose moment of that kind has passed): a task not closed whose overdue notice is due and
 not logged; or, its due date not past (``:today``) and it not done, whose reminder 14 days or a
-day before is due and not logged. Nothing else can be owed (``bot/reminders.py: decide``):
-once the overdue notice is logged, or the due date is past, no reminder ahead goes out. The
-candidates are, per kind, the range of due dates its moment has passed, less those logged
-(:func:`_not_logged`): a minute in which nothing came due merges the ranges and finds none,
-without looking up any task. A task without a due date is due at ``:default`` (the range of
-tasks without one, once that date is near or past)."""
+day before is due and not logged (:func:`_owed`); with what it has logged, its status and its
+closure, all ``decide`` needs. Nothing else can be owed (``bot/reminders.py: decide``): once
+the overdue notice is logged, or the due date is past, no reminder ahead goes out. A minute in
+which nothing came due reads three empty ranges."""
 
 LOG_REMINDERS = """
 INSERT OR IGNORE INTO due_reminders (plan_year, task, due, kind, announced, created_at)
@@ -301,20 +310,13 @@ class Due:
             "default": default.isoformat(),
             **{kind.value: passed[kind].isoformat() for kind in Remind},
         }
-        kinds: dict[str | None, frozenset[Remind]] = {None: frozenset()}
-        found = []
-        for task, due, logged, *state in await self._db.fetchall(UNREMINDED, params):
-            if logged not in kinds:  # a few combinations, for hundreds of tasks
-                kinds[logged] = frozenset(Remind(kind) for kind in logged.split(","))
-            found.append(
-                Unreminded(
-                    task,
-                    date.fromisoformat(due),
-                    kinds[logged],
-                    None if state[0] is None else state_of(state),
-                )
+        rows = await self._db.fetchall(UNREMINDED, params)
+        return [
+            Unreminded(
+                task, date.fromisoformat(due), LOGGED[d14, d1, late], STANDINGS[done, closed]
             )
-        return found
+            for task, due, d14, d1, late, done, closed in rows
+        ]
 
     async def remind(
         self, reminders: Sequence[Reminder], *, leads: Mapping[int, str], office: Collection[int]

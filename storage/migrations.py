@@ -774,4 +774,110 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        16,
+        "reminders_owed",
+        """
+        -- Which reminders of its due date in force each task has had logged (the date in
+        -- force of a task without one is its plan's year end: December 31), kept by the
+        -- triggers below on every write to due_reminders and to task_standing's due date.
+        -- The due-date scan of every minute then finds the reminders owed in three partial
+        -- indexes that hold only tasks whose reminder of that kind is not logged yet, by
+        -- ranges of due dates: what it reads is what is owed, not every task long reminded
+        -- (thousands at 100x, merged against the log each minute before).
+        ALTER TABLE task_standing ADD COLUMN day14_logged INTEGER NOT NULL DEFAULT 0
+            CHECK (day14_logged IN (0, 1));
+        ALTER TABLE task_standing ADD COLUMN day1_logged INTEGER NOT NULL DEFAULT 0
+            CHECK (day1_logged IN (0, 1));
+        ALTER TABLE task_standing ADD COLUMN overdue_logged INTEGER NOT NULL DEFAULT 0
+            CHECK (overdue_logged IN (0, 1));
+        CREATE VIEW task_reminders_logged (plan_year, task, day14, day1, overdue) AS
+        SELECT t.plan_year, t.task,
+               EXISTS (SELECT 1 FROM due_reminders AS r WHERE r.plan_year = t.plan_year
+                       AND r.task = t.task AND r.due = coalesce(t.due, t.plan_year || '-12-31')
+                       AND r.kind = 'day14'),
+               EXISTS (SELECT 1 FROM due_reminders AS r WHERE r.plan_year = t.plan_year
+                       AND r.task = t.task AND r.due = coalesce(t.due, t.plan_year || '-12-31')
+                       AND r.kind = 'day1'),
+               EXISTS (SELECT 1 FROM due_reminders AS r WHERE r.plan_year = t.plan_year
+                       AND r.task = t.task AND r.due = coalesce(t.due, t.plan_year || '-12-31')
+                       AND r.kind = 'overdue')
+        FROM task_standing AS t;
+        UPDATE task_standing SET (day14_logged, day1_logged, overdue_logged) = (
+            SELECT day14, day1, overdue FROM task_reminders_logged AS l
+            WHERE l.plan_year = task_standing.plan_year AND l.task = task_standing.task);
+
+        -- The scan's candidates, one index per kind, in due-date order: tasks not closed whose
+        -- overdue notice is not logged, tasks not done whose reminder 14 days or a day ahead
+        -- is not (the columns the conditions name are in each, so it reads the index only).
+        CREATE INDEX task_standing_overdue_owed
+            ON task_standing (plan_year, due, task, closure, overdue_logged)
+            WHERE closure IS NOT 'closed' AND overdue_logged = 0;
+        CREATE INDEX task_standing_day14_owed
+            ON task_standing (plan_year, due, task, status, day14_logged)
+            WHERE status IS NOT 'done' AND day14_logged = 0;
+        CREATE INDEX task_standing_day1_owed
+            ON task_standing (plan_year, due, task, status, day1_logged)
+            WHERE status IS NOT 'done' AND day1_logged = 0;
+
+        -- A reminder logged marks its task, if the date it was logged for is still in force
+        -- (the scan's hot write: one kind, one row, no look-up of the log).
+        CREATE TRIGGER task_standing_day14_logged AFTER INSERT ON due_reminders
+        WHEN NEW.kind = 'day14'
+        BEGIN
+            UPDATE task_standing SET day14_logged = 1
+            WHERE plan_year = NEW.plan_year AND task = NEW.task
+              AND coalesce(due, plan_year || '-12-31') = NEW.due;
+        END;
+        CREATE TRIGGER task_standing_day1_logged AFTER INSERT ON due_reminders
+        WHEN NEW.kind = 'day1'
+        BEGIN
+            UPDATE task_standing SET day1_logged = 1
+            WHERE plan_year = NEW.plan_year AND task = NEW.task
+              AND coalesce(due, plan_year || '-12-31') = NEW.due;
+        END;
+        CREATE TRIGGER task_standing_overdue_logged AFTER INSERT ON due_reminders
+        WHEN NEW.kind = 'overdue'
+        BEGIN
+            UPDATE task_standing SET overdue_logged = 1
+            WHERE plan_year = NEW.plan_year AND task = NEW.task
+              AND coalesce(due, plan_year || '-12-31') = NEW.due;
+        END;
+        -- Anything else read again from the log: a log row changed or taken back, a task
+        -- planned (or moved by the plan's triggers), its due date changed.
+        CREATE TRIGGER task_standing_log_update AFTER UPDATE ON due_reminders
+        BEGIN
+            UPDATE task_standing SET (day14_logged, day1_logged, overdue_logged) = (
+                SELECT day14, day1, overdue FROM task_reminders_logged AS l
+                WHERE l.plan_year = task_standing.plan_year AND l.task = task_standing.task)
+            WHERE plan_year = OLD.plan_year AND task = OLD.task
+               OR plan_year = NEW.plan_year AND task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_log_delete AFTER DELETE ON due_reminders
+        BEGIN
+            UPDATE task_standing SET (day14_logged, day1_logged, overdue_logged) = (
+                SELECT day14, day1, overdue FROM task_reminders_logged AS l
+                WHERE l.plan_year = task_standing.plan_year AND l.task = task_standing.task)
+            WHERE plan_year = OLD.plan_year AND task = OLD.task;
+        END;
+        CREATE TRIGGER task_standing_logged_on_insert AFTER INSERT ON task_standing
+        BEGIN
+            UPDATE task_standing SET (day14_logged, day1_logged, overdue_logged) = (
+                SELECT day14, day1, overdue FROM task_reminders_logged AS l
+                WHERE l.plan_year = task_standing.plan_year AND l.task = task_standing.task)
+            WHERE plan_year = NEW.plan_year AND task = NEW.task;
+        END;
+        CREATE TRIGGER task_standing_logged_on_due AFTER UPDATE OF due ON task_standing
+        WHEN OLD.due IS NOT NEW.due
+        BEGIN
+            UPDATE task_standing SET (day14_logged, day1_logged, overdue_logged) = (
+                SELECT day14, day1, overdue FROM task_reminders_logged AS l
+                WHERE l.plan_year = task_standing.plan_year AND l.task = task_standing.task)
+            WHERE plan_year = NEW.plan_year AND task = NEW.task;
+        END;
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version

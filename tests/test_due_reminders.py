@@ -12,7 +12,7 @@ import pytest
 from bot.lights import year_end
 from bot.plan import Plan
 from bot.plan_years import index_plan
-from bot.reminders import Reminders, decide
+from bot.reminders import Reminders, decide, standing_of
 from storage import Storage
 from storage.closures import Closure
 from storage.due import TASKS_PER_MESSAGE, Remind, Reminder
@@ -60,13 +60,13 @@ def done(closure: Closure) -> TaskState:
 def test_what_is_decided_at_each_boundary(
     when: datetime, logged: set[Remind], expected: list[tuple[Remind, bool]]
 ) -> None:
-    assert kinds(decide(12, DUE, None, when, SHANGHAI, logged)) == expected
+    assert kinds(decide(12, DUE, standing_of(None), when, SHANGHAI, logged)) == expected
 
 
 def test_closed_tasks_get_nothing_and_done_ones_only_the_overdue_notice() -> None:
     for when in (local(DUE - timedelta(days=14), 9), local(DUE + timedelta(days=1), 9)):
-        assert decide(12, DUE, done(Closure.CLOSED), when, SHANGHAI, set()) == []
-    awaiting = done(Closure.AWAITING)
+        assert decide(12, DUE, standing_of(done(Closure.CLOSED)), when, SHANGHAI, set()) == []
+    awaiting = standing_of(done(Closure.AWAITING))
     assert decide(12, DUE, awaiting, local(DUE - timedelta(days=14), 9), SHANGHAI, set()) == []
     late = decide(12, DUE, awaiting, local(DUE + timedelta(days=1), 9), SHANGHAI, set())
     assert kinds(late) == [(Remind.OVERDUE, True)], "not closed until the office confirms"

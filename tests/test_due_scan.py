@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from bot.lights import SOON, year_end
 from bot.plan import Plan
-from bot.reminders import AT, Reminders, decide, moment_of, passed_until
+from bot.reminders import AT, Reminders, decide, moment_of, passed_until, standing_of
 from storage import Storage
 from storage.db import to_db
 from storage.due import Remind, Reminder
@@ -73,7 +73,7 @@ def old_selection(
     reminders = []
     for number, due in waiting.items():
         done = {k for t, d, k in logged if (t, d) == (number, due)}
-        reminders += decide(number, due, found.get(number), now, zone, done)
+        reminders += decide(number, due, standing_of(found.get(number)), now, zone, done)
     return reminders
 
 

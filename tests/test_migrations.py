@@ -30,6 +30,7 @@ LANDED = {
     13: "29d750fddafc4b67f709b17774fd72c37202b51fbf9fbe7800beb1049f530e22",
     14: "9d96136f729d381b5e59bfbbb50d1e57ffd66ddd4edf543838b7a0bcbe9196d2",
     15: "aed5c0dca0b702d6c6ce31a813a53c63a21bdfb18129fbed446906c067da250d",
+    16: "672e0a790abfbfc70ca91e40cd210b8f1435070f4cdee52b15ca0fc58a5f75fb",
 }
 VERSIONS = [m.version for m in MIGRATIONS]
 """In order from 1; a number may be missing here while the branch that takes it is not merged."""
@@ -103,6 +104,7 @@ SEED = {
     13: [],  # an index: the round statement of version 9 goes through it
     14: [],  # indexes: the due date and the reminder of version 10 go through them
     15: [],  # counts kept from the rows of versions 9 to 11 (their triggers keep them after)
+    16: [],  # the reminders logged, marked from version 10's log (its triggers keep them after)
 }
 UPGRADE_YEAR = 2024
 """The year of the plan in TASKS_FILE when an old database is upgraded."""
@@ -198,7 +200,9 @@ async def test_from_every_earlier_version(tmp_path: Path, start: int) -> None:
 
 async def test_an_upgrade_counts_the_rows_already_there(tmp_path: Path) -> None:
     """The scorecard's counts start from what the database holds: each planned task with its
-    due date and state, each round's slots owed and answered (on time or not)."""
+    due date and state, each round's slots owed and answered (on time or not); and each task's
+    reminders logged for the date in force (its own, or its plan's year end), not those logged
+    for a date since changed."""
     db = await migrated(tmp_path / "bot.db", target=0)
     values = {"plan_year": UPGRADE_YEAR}
     for version in range(1, 15):
@@ -210,12 +214,16 @@ async def test_an_upgrade_counts_the_rows_already_there(tmp_path: Path) -> None:
         "INSERT INTO round_slots VALUES (1, 2024, 3, 'cnipa', 1)",
         "INSERT INTO round_statements (round_id, plan_year, task, dept, author_id, text, late,"
         " created_at) VALUES (1, 2024, 2, 'cnipa', 7, '迟交', 1, '{now}')",
+        "INSERT INTO plan_tasks VALUES (2024, 2, 1, 'cpd')",
+        "INSERT INTO due_reminders VALUES (2024, 1, '2024-05-31', 'day1', 1, '{now}')",
+        "INSERT INTO due_reminders VALUES (2024, 2, '2024-12-31', 'day14', 1, '{now}')",
     ):
         await db.execute(sql.format(now=NOW))
     await db.migrate(values=values)
-    standing = await db.fetchall("SELECT * FROM task_standing")
+    standing = await db.fetchall("SELECT * FROM task_standing ORDER BY task")
     assert [tuple(r) for r in standing] == [
-        (2024, 1, "cnipa", 1, "2024-06-30", "in_progress", None)
+        (2024, 1, "cnipa", 1, "2024-06-30", "in_progress", None, 0, 0, 1),
+        (2024, 2, "cpd", 1, None, None, None, 1, 0, 0),
     ]
     tallies = await db.fetchall("SELECT * FROM round_tallies")
     assert [tuple(r) for r in tallies] == [(1, "cnipa", 3, 2, 1)]

@@ -25,6 +25,7 @@ from bot.standing import standings
 from storage import Storage
 from storage.counting import Led
 from storage.db import to_db
+from storage.due import Remind
 from storage.rounds import Owed, SlotState, Tally
 from storage.updates import Closure, Status, TaskState
 from tests.conftest import PLAN_YEAR
@@ -151,14 +152,24 @@ async def test_once_the_year_end_is_past_a_task_without_a_date_is_overdue(
 
 
 def joined(conn: sqlite3.Connection) -> list[tuple[object, ...]]:
-    """What ``task_standing`` must hold: each planned task with its due date and state."""
-    return conn.execute(
+    """What ``task_standing`` must hold: each planned task with its due date and state, and
+    which reminders the log holds for the date in force (its own, or its plan's year end)."""
+    logged = {
+        tuple(row) for row in conn.execute("SELECT plan_year, task, due, kind FROM due_reminders")
+    }
+    rows = conn.execute(
         "SELECT t.plan_year, t.task, t.lead, t.section, d.due, s.status, s.closure"
         " FROM plan_tasks AS t"
         " LEFT JOIN due_dates AS d ON d.plan_year = t.plan_year AND d.task = t.task"
         " LEFT JOIN task_state AS s ON s.plan_year = t.plan_year AND s.task = t.task"
         " ORDER BY t.plan_year, t.task"
     ).fetchall()
+    return [
+        (*row, *(int((year, task, due or year_end(year).isoformat(), kind.value) in logged)
+                 for kind in (Remind.DAY14, Remind.DAY1, Remind.OVERDUE)))
+        for row in rows
+        for year, task, due in [(row[0], row[1], row[4])]
+    ]  # fmt: skip
 
 
 TASKS = range(1, 5)
@@ -176,13 +187,17 @@ writes = st.lists(
         *(st.tuples(st.just("renumber"), years, tasks, tasks, st.just(table))
           for table in ("task_state", "due_dates", "plan_tasks")),
         st.tuples(st.just("unplan"), years, tasks),
+        st.tuples(st.just("log"), years, tasks, st.sampled_from(list(Remind)), st.booleans()),
+        st.tuples(st.just("unlog"), years, tasks, st.sampled_from(list(Remind))),
+        st.tuples(st.just("relog"), years, tasks, tasks),
     ),
     min_size=1,
     max_size=30,
 )  # fmt: skip
-"""Writes to the plan index, the due dates and the states of two years (beside the indexed
-plan's), as any writer makes them: inserted, changed (as the bot's upserts do), moved to
-another task, deleted."""
+"""Writes to the plan index, the due dates, the states and the reminder log of two years
+(beside the indexed plan's), as any writer makes them: inserted, changed (as the bot's upserts
+do), moved to another task, deleted; a reminder logged for the task's date in force or for
+another date."""
 
 
 def write(conn: sqlite3.Connection, step: tuple[object, ...]) -> None:
@@ -225,6 +240,26 @@ def write(conn: sqlite3.Connection, step: tuple[object, ...]) -> None:
             f"UPDATE OR IGNORE {table} SET task = :to WHERE plan_year = :year AND task = :task",
             key | {"to": to},
         )
+    elif kind == "log":
+        remind, in_force = rest
+        assert isinstance(remind, Remind)
+        due = "coalesce((SELECT due FROM due_dates WHERE plan_year = :year AND task = :task),"
+        due += " :year || '-12-31')" if in_force else " '2000-01-01')"
+        conn.execute(
+            "INSERT OR IGNORE INTO due_reminders (plan_year, task, due, kind, announced,"
+            f" created_at) VALUES (:year, :task, {due}, :kind, 1, :now)",
+            key | {"kind": remind.value, "now": to_db(NOW)},
+        )
+    elif kind == "unlog":
+        conn.execute(
+            "DELETE FROM due_reminders WHERE plan_year = :year AND task = :task AND kind = :kind",
+            key | {"kind": rest[0]},
+        )
+    elif kind == "relog":
+        conn.execute(
+            "UPDATE OR IGNORE due_reminders SET task = :to WHERE plan_year = :year AND task = :task",
+            key | {"to": rest[0]},
+        )
     else:
         table = {"unstate": "task_state", "undue": "due_dates", "unplan": "plan_tasks"}[kind]
         conn.execute(f"DELETE FROM {table} WHERE plan_year = :year AND task = :task", key)
@@ -240,16 +275,18 @@ async def test_task_standing_is_the_join_whatever_is_written(
     await indexed(storage, plan)
 
     def work(conn: sqlite3.Connection) -> tuple[list[tuple[object, ...]], ...]:
-        for table in ("task_state", "due_dates", "plan_tasks"):  # the last example's
+        for table in ("task_state", "due_dates", "plan_tasks", "due_reminders"):  # the last's
             conn.execute(f"DELETE FROM {table} WHERE plan_year > ?", (PLAN_YEAR,))
         for year in (PLAN_YEAR + 1, PLAN_YEAR + 2):  # rows to change, and a task not planned
             for task in TASKS[:-1]:
                 write(conn, ("plan", year, task, ("cnipa", "cpd")[task % 2]))
                 write(conn, ("state", year, task, Status.IN_PROGRESS, None))
                 write(conn, ("due", year, task, task))
+                write(conn, ("log", year, task, Remind.DAY14, True))
         for step in steps:
             write(conn, step)
-        kept = conn.execute("SELECT * FROM task_standing ORDER BY plan_year, task").fetchall()
+        kept = conn.execute("SELECT * FROM task_standing ORDER BY plan_year, task")
+        kept = [tuple(row) for row in kept]
         return kept, joined(conn)
 
     kept, join = await storage.db.write(work)
