@@ -67,8 +67,12 @@ async def _answered(
     if answered.outcome is not Answer.DONE:
         await reply(update, outcome_text(context, who, task, answered))
         return
-    context.wake_sender()  # the cards' edits and the department's notice
-    await send_card(update, context, who, task.number, outcome_text(context, who, task, answered))
+    try:
+        await send_card(
+            update, context, who, task.number, outcome_text(context, who, task, answered)
+        )
+    finally:
+        context.wake_sender()  # the cards' edits and the department's notice, after the answer
 
 
 async def confirm_command(update: Update, context: BotContext) -> None:

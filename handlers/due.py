@@ -3,6 +3,8 @@ the task is late), the followers are told, and reminders whose moment has passed
 
 from __future__ import annotations
 
+from datetime import date
+
 from telegram import Update
 
 from bot.context import BotContext
@@ -12,7 +14,8 @@ from bot.parsing import parse_due
 from bot.permissions import Action
 from bot.render.tasks import due_phrase
 from handlers.cards import send_card
-from handlers.common import caller, check, command_text, read_args, reply
+from handlers.common import Caller, caller, check, command_text, read_args, reply
+from storage.due import DueSet
 
 
 async def due_command(update: Update, context: BotContext) -> None:
@@ -35,26 +38,31 @@ async def due_command(update: Update, context: BotContext) -> None:
         default=year_end(plan.year), by=who.user_id, chat_id=who.chat.chat_id,
         source_update=who.update_id,
     )  # fmt: skip
-    # A date already close or past: its reminder or overdue notice goes now, not in a minute.
-    if done.notifications + await context.reminders.owe_due():
-        context.wake_sender()
-    if args.task is None:
+    try:
+        await _answer(update, context, who, args.task, args.due, done)
+    finally:
+        # A date already close or past: its reminder or overdue notice goes now, not at the
+        # next minute's tick, and after the answer, which it would otherwise often overtake
+        # in this very chat (the tick would owe it anyway, were this cut short).
+        if done.notifications + await context.reminders.owe_due():
+            context.wake_sender()
+
+
+async def _answer(
+    update: Update, context: BotContext, who: Caller, task: int | None, due: date, done: DueSet
+) -> None:
+    """What ``/due`` did: the count of tasks changed, or the task's card with its new date."""
+    if task is None:
         key = "due.set_all" if done.changed else "due.unchanged_all"
-        await reply(
-            update,
-            t(
-                who.lang,
-                key,
-                count=len(done.changed),
-                same=len(done.unchanged),
-                due=args.due.isoformat(),
-            ),
+        text = t(
+            who.lang, key, count=len(done.changed), same=len(done.unchanged), due=due.isoformat()
         )
+        await reply(update, text)
         return
-    state = await context.storage.updates.state(args.task)
-    at = await context.moment(tasks=[args.task])
+    state = await context.storage.updates.state(task)
+    at = await context.moment(tasks=[task])
     key = "due.set" if done.changed else "due.unchanged"
     prefix: Markup = t(
-        who.lang, key, number=args.task, due=due_phrase(args.task, state, at, who.lang, full=True)
+        who.lang, key, number=task, due=due_phrase(task, state, at, who.lang, full=True)
     )
-    await send_card(update, context, who, args.task, prefix)
+    await send_card(update, context, who, task, prefix)

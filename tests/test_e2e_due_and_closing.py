@@ -79,8 +79,8 @@ async def test_a_due_date_already_past_turns_red_and_is_announced_once(tmp_path:
             (notice,) = await fake.replies(fake.chat(GROUP), at_least=1, timeout=10)
             assert notice.text.startswith("🔴 中央宣传部：1 项牵头任务已逾期")
             assert "🔴⚪ 12 " in notice.text and "逾期 1 天（截止 11-22）" in notice.text
-            await fake.idle()
-            (office,) = starting(fake, ADMIN_ID, "🔴 新逾期的任务")
+            (office,) = await fake.replies(dm, at_least=1, timeout=10)  # after the answer
+            assert office.text.startswith("🔴 新逾期的任务")
             assert "中央宣传部" in office.text and "🔴⚪ 12 " in office.text
             assert "🔴⚪ 12 " in await bot.ask(admin, group_chat(fake), "/mytasks")
 
