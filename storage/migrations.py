@@ -851,8 +851,11 @@ MIGRATIONS += (
             UPDATE task_standing SET (day14_logged, day1_logged, overdue_logged) = (
                 SELECT day14, day1, overdue FROM task_reminders_logged AS l
                 WHERE l.plan_year = task_standing.plan_year AND l.task = task_standing.task)
-            WHERE plan_year = OLD.plan_year AND task = OLD.task
-               OR plan_year = NEW.plan_year AND task = NEW.task;
+            WHERE plan_year = OLD.plan_year AND task = OLD.task;
+            UPDATE task_standing SET (day14_logged, day1_logged, overdue_logged) = (
+                SELECT day14, day1, overdue FROM task_reminders_logged AS l
+                WHERE l.plan_year = task_standing.plan_year AND l.task = task_standing.task)
+            WHERE plan_year = NEW.plan_year AND task = NEW.task;
         END;
         CREATE TRIGGER task_standing_log_delete AFTER DELETE ON due_reminders
         BEGIN

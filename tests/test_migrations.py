@@ -30,7 +30,7 @@ LANDED = {
     13: "29d750fddafc4b67f709b17774fd72c37202b51fbf9fbe7800beb1049f530e22",
     14: "9d96136f729d381b5e59bfbbb50d1e57ffd66ddd4edf543838b7a0bcbe9196d2",
     15: "aed5c0dca0b702d6c6ce31a813a53c63a21bdfb18129fbed446906c067da250d",
-    16: "672e0a790abfbfc70ca91e40cd210b8f1435070f4cdee52b15ca0fc58a5f75fb",
+    16: "7e1feffd1a31782725eca0434ff6603fb5c85a98551c19af12e4ad24b8d9eb82",
 }
 VERSIONS = [m.version for m in MIGRATIONS]
 """In order from 1; a number may be missing here while the branch that takes it is not merged."""
