@@ -3,6 +3,7 @@ the task is late), the followers are told, and reminders whose moment has passed
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from telegram import Update
@@ -15,7 +16,10 @@ from bot.permissions import Action
 from bot.render.tasks import due_phrase
 from handlers.cards import send_card
 from handlers.common import Caller, caller, check, command_text, read_args, reply
+from storage.db import DatabaseUnusable
 from storage.due import DueSet
+
+log = logging.getLogger(__name__)
 
 
 async def due_command(update: Update, context: BotContext) -> None:
@@ -41,11 +45,20 @@ async def due_command(update: Update, context: BotContext) -> None:
     try:
         await _answer(update, context, who, args.task, args.due, done)
     finally:
-        # A date already close or past: its reminder or overdue notice goes now, not at the
-        # next minute's tick, and after the answer, which it would otherwise often overtake
-        # in this very chat (the tick would owe it anyway, were this cut short).
-        if done.notifications + await context.reminders.owe_due():
-            context.wake_sender()
+        await _owe_what_came_due(context, done.notifications)
+
+
+async def _owe_what_came_due(context: BotContext, owed: int) -> None:
+    """A date already close or past: its reminder or overdue notice goes now, not at the next
+    minute's tick, and after the answer, which it would otherwise often overtake in this very
+    chat. The date is recorded by now: if the reminders cannot be owed, the tick owes them
+    later, and the person is not told that the date was not saved."""
+    try:
+        owed += await context.reminders.owe_due()
+    except DatabaseUnusable as exc:
+        log.warning("due: reminders left to the next tick: %s", exc)
+    if owed:
+        context.wake_sender()
 
 
 async def _answer(

@@ -6,8 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.app import start_sender
 from bot.faketelegram import FakeChat, FakeMessage, FakeTelegram
+from bot.reminders import Reminders
+from storage.db import WriteFailed
+from storage.files import Problem
 from tests import rows
 from tests.conftest import FakeClock
 from tests.harness import ADMIN_ID, BOT_USERNAME, Harness, running_bot
@@ -123,6 +128,32 @@ async def test_ten_days_ahead_gives_one_14_day_reminder_then_the_day_before(tmp_
         assert len(starting(bot.fake, GROUP, "⏰")) == 2
         assert starting(bot.fake, GROUP, "🔴") == [], "not overdue before 4 December, 09:00"
         assert not bot.fake.rejections
+
+
+async def test_a_date_saved_is_answered_as_saved_when_its_reminder_must_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The date is recorded before the answer; if the reminder it made due cannot be owed at
+    that moment (the database briefly refusing writes), the answer still says the date is set,
+    nothing says it was not saved, and the next minute's tick owes the reminder."""
+    clock = FakeClock(MONDAY_10)
+    async with running_bot(tmp_path, clock=clock) as bot:
+        await office_and_group(bot, "cpd")
+        admin, dm = bot.user(ADMIN_ID, "Ada")
+
+        async def refused(self: Reminders) -> int:
+            raise WriteFailed(Path("bot.db"), Problem("locked", "try again", lasting=False))
+
+        monkeypatch.setattr(Reminders, "owe_due", refused)
+        (answer,) = await bot.say(admin, dm, "/due 12 2026-12-03")
+        assert answer.text.startswith("已设定任务 12 的时限：截止 2026-12-03，还剩 10 天。")
+        await bot.fake.idle()
+        assert starting(bot.fake, GROUP, "⏰") == []
+        monkeypatch.undo()
+        await run_due_job(bot)
+        (reminder,) = await bot.fake.replies(group_chat(bot.fake), at_least=1, timeout=10)
+        assert reminder.text.startswith("⏰ 中央宣传部：1 项牵头任务两周内到期")
+        assert [m.text for m in bot.fake.bot_messages(dm)][-1] == answer.text, "nothing after it"
 
 
 async def two_admins_and_ming(bot: Harness) -> tuple[FakeMessage, FakeMessage]:
