@@ -82,18 +82,29 @@ def fill(
     dues: dict[int, date],
     logged: set[tuple[int, date, Remind]],
     found: dict[int, TaskState],
+    *,
+    log_first: bool = False,
 ) -> None:
+    """The dates, the log and the states; ``log_first`` logs before the dates are set, as when
+    a task's date changes after its reminders were logged (or changes back)."""
     for table in ("task_state", "due_dates", "due_reminders"):
         conn.execute(f"DELETE FROM {table}")
-    conn.executemany(
-        "INSERT INTO due_dates (plan_year, task, due, change_id) VALUES (?, ?, ?, 1)",
-        [(PLAN_YEAR, task, due.isoformat()) for task, due in dues.items()],
-    )
-    conn.executemany(
-        "INSERT INTO due_reminders (plan_year, task, due, kind, announced, created_at)"
-        " VALUES (?, ?, ?, ?, 1, ?)",
-        [(PLAN_YEAR, t, d.isoformat(), k.value, to_db(UPDATED)) for t, d, k in logged],
-    )
+
+    def set_dates() -> None:
+        conn.executemany(
+            "INSERT INTO due_dates (plan_year, task, due, change_id) VALUES (?, ?, ?, 1)",
+            [(PLAN_YEAR, task, due.isoformat()) for task, due in dues.items()],
+        )
+
+    def log_them() -> None:
+        conn.executemany(
+            "INSERT INTO due_reminders (plan_year, task, due, kind, announced, created_at)"
+            " VALUES (?, ?, ?, ?, 1, ?)",
+            [(PLAN_YEAR, t, d.isoformat(), k.value, to_db(UPDATED)) for t, d, k in logged],
+        )
+
+    for step in (log_them, set_dates) if log_first else (set_dates, log_them):
+        step()
     conn.executemany(
         "INSERT INTO task_state (plan_year, task, status, progress, last_update_id, updated_at,"
         " closure) VALUES (?, ?, ?, NULL, 1, ?, ?)",
@@ -114,6 +125,7 @@ def fill(
     due=st.dictionaries(tasks, st.integers(min_value=-12, max_value=18), max_size=80),
     log=logs,
     state=states,
+    log_first=st.booleans(),
 )
 async def test_sql_chooses_what_python_chose(
     storage: Storage,
@@ -125,6 +137,7 @@ async def test_sql_chooses_what_python_chose(
     due: dict[int, int],
     log: list[tuple[int, bool, Remind]],
     state: dict[int, tuple[Status, Closure | None]],
+    log_first: bool,
 ) -> None:
     if await storage.db.fetchvalue("SELECT count(*) FROM plan_tasks") == 0:
         await prepared(storage, plan)
@@ -138,7 +151,7 @@ async def test_sql_chooses_what_python_chose(
         task: TaskState(task, status, None, 1, UPDATED, None, closure)
         for task, (status, closure) in state.items()
     }
-    await storage.db.write(lambda conn: fill(conn, dues, logged, found))
+    await storage.db.write(lambda conn: fill(conn, dues, logged, found, log_first=log_first))
     clock.now = now
 
     expected = old_selection(plan, dues, logged, found, now, zone)
