@@ -31,7 +31,8 @@ BENCHMARKS = {
 BESIDE = {"fanout": ("scale",)}
 """A benchmark that leaves a core idle (the fan-outs wait on Telegram's limits, not on the CPU)
 → later benchmarks whose ``start_in_background()`` makes their data meanwhile, in child
-processes at the lowest CPU priority; each waits for all of it before it times anything, and
+processes that give way and are stopped while a measurement that must run alone runs
+(``bench/beside.py``); each waits for all of it before it times anything, and
 ``stop_in_background()`` ends what a benchmark that failed first left running."""
 
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench import sized
+from bench import beside, sized
 from bench.report import Goal, Section, percentile
 from bench.settle import ONCE_MORE, settle
 from bench.timing import spent
@@ -304,7 +304,7 @@ async def measure(setting: str, asking: bool) -> Outcome:
                 chats = await followers(harness, plan)
             with spent(f"{setting}: (a) one update"):
                 update = await one_update(harness, chats, asking)
-            with spent(f"{setting}: (b) weekly digest"):
+            with spent(f"{setting}: (b) weekly digest"), beside.alone():
                 digest = await weekly_digest(harness, chats, clock, asking)
             return Outcome(setting, sender.flood.limits.per_second, update, digest)
 

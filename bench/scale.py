@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from bench import oversight, sized
+from bench import beside, oversight, sized
 from bench.memory import current_rss_mb, rss_mb
 from bench.oversight import closure_of
 from bench.profiling import Queries, query_plans, spied, timed_queries
@@ -412,19 +412,35 @@ def generate(path: Path, factor: int) -> dict[str, float]:
 
 
 NICED = "--niced"
-"""A child's last argument when it runs beside another benchmark: at the lowest CPU priority."""
+"""A child's last argument when it runs beside another benchmark: it gives way (:func:`give_way`)."""
+IDLE_IO = ("ionice", "-c", "3")
+"""How a child beside another benchmark is started where ``ionice`` exists: its reads and
+writes wait for the disk to be idle (the benchmark beside it commits with fsync)."""
+
+
+def give_way() -> None:
+    """Run only on a CPU that nothing else wants: the lowest priority (nice 19) and, on Linux,
+    the idle scheduling class, which any other process preempts at once, not after its slice."""
+    os.nice(19)
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 async def in_child(mode: str, path: Path, size: Size, *, niced: bool = False) -> dict[str, Any]:
     """Run ``python -m bench.scale <mode> <db> <factor>`` and read the JSON it prints: its
     memory stays out of this process's RSS, and this process's out of its. Killed if the
     benchmark is stopped meanwhile."""
+    prefix = IDLE_IO if niced and shutil.which(IDLE_IO[0]) else ()
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.scale", mode, str(path), str(size.factor),
+        *prefix, sys.executable, "-m", "bench.scale", mode, str(path), str(size.factor),
         *([NICED] if niced else []), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        out, _ = await child.communicate()
+        if niced:
+            with beside.running(child):
+                out, _ = await child.communicate()
+        else:
+            out, _ = await child.communicate()
     except asyncio.CancelledError:
         child.kill()
         await child.wait()
@@ -884,9 +900,11 @@ def data_section(made: Prepared) -> Section:
     ]
     if made.beside:
         section.notes.append(
-            "Generated while the fan-out benchmarks ran, at the lowest CPU priority (nice 19) on "
-            "the core they leave idle, so the times are those of a generator that gave way, not "
-            "its fastest; nothing was timed here until every database was made."
+            "Generated while the fan-out benchmarks ran, at the lowest CPU priority (nice 19, the "
+            "idle scheduling class) and the idle disk priority, on the core they leave idle, and "
+            "stopped while the weekly digest's fan-out ran (bench/beside.py), so the times are "
+            "those of a generator that gave way, not its fastest; nothing was timed here until "
+            "every database was made."
         )
     return section
 
@@ -1034,8 +1052,8 @@ async def prepared(directory: Path, beside: bool) -> Prepared:
 class Preparation:
     """The data made before the timing: by :meth:`start`, in the background while an earlier
     benchmark leaves a core idle (the fan-outs wait on Telegram's limits, not on the CPU), in
-    child processes at the lowest CPU priority (nice 19), so that the benchmark running meanwhile
-    keeps its core; otherwise, when :meth:`taken`, at once. Nothing is timed while a child of
+    child processes that give way (:func:`give_way`, and the idle disk priority), so that the
+    benchmark running meanwhile keeps its core and its disk; otherwise, when :meth:`taken`, at once. Nothing is timed while a child of
     it runs: :func:`run` waits for all of it before it times anything."""
 
     def __init__(self) -> None:
@@ -1049,7 +1067,7 @@ class Preparation:
 
     @staticmethod
     async def _beside(directory: Path) -> Prepared:
-        with spent("meanwhile, scale's data (nice 19)"):
+        with spent("meanwhile, scale's data (giving way)"):
             return await prepared(directory, beside=True)
 
     async def stop(self) -> None:
@@ -1117,7 +1135,7 @@ def main(argv: Sequence[str]) -> int:
     with :data:`NICED` last, at the lowest CPU priority."""
     mode, path, factor, *flags = argv
     if NICED in flags:
-        os.nice(19)
+        give_way()
     if mode == "generate":
         result: dict[str, Any] = generate(Path(path), int(factor))
     else:
