@@ -438,10 +438,7 @@ async def in_child(mode: str, path: Path, size: Size, *, niced: bool = False) ->
         *([NICED] if niced else []), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        if niced:
-            with beside.running(child):
-                out, _ = await child.communicate()
-        else:
+        with beside.running(child) if niced else contextlib.nullcontext():
             out, _ = await child.communicate()
     except asyncio.CancelledError:
         child.kill()

@@ -35,6 +35,7 @@ OFFSETS = {Remind.DAY14: -SOON, Remind.DAY1: -1, Remind.OVERDUE: 1}
 AHEAD = (Remind.DAY14, Remind.DAY1)
 """The reminders sent while the due date is still ahead, earliest first."""
 KINDS = tuple(Remind)
+"""Every kind, in order, as a tuple: ``decide`` looks at each for every task found."""
 
 
 def standing_of(state: TaskState | None) -> Standing:
